@@ -1,0 +1,74 @@
+"""Elementwise activation kernels: ``forward(x) -> (out, cache)``, ``backward(dout, cache) -> dx``.
+
+All arrays have any shape; ``out`` and ``dx`` have the shape and dtype of ``x``.
+Caches hold the output where the derivative is cheapest from it (ReLU, sigmoid, tanh).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def relu_forward(x):
+    """out = max(x, 0). cache = out."""
+    out = np.maximum(x, 0)
+    return out, out
+
+
+def relu_backward(dout, cache):
+    """dx = dout · [out > 0] (the subgradient 0 is used at x = 0, as PyTorch does)."""
+    return dout * (cache > 0)
+
+
+def leaky_relu_forward(x, slope=0.01):
+    """out = x if x > 0 else slope·x. cache = (x, slope)."""
+    out = np.where(x > 0, x, x * slope)
+    return out, (x, slope)
+
+
+def leaky_relu_backward(dout, cache):
+    """dx = dout · (1 if x > 0 else slope)."""
+    x, slope = cache
+    return np.where(x > 0, dout, dout * slope)
+
+
+def sigmoid(x):
+    """Numerically stable logistic function σ(x) = 1 / (1 + e^{−x}) (no overflow warning)."""
+    # σ(x) = ½(1 + tanh(x/2)) is exact and never overflows.
+    out = np.multiply(x, 0.5)
+    np.tanh(out, out=out)
+    out += 1
+    out *= 0.5
+    return out
+
+
+def sigmoid_forward(x):
+    """out = σ(x). cache = out."""
+    out = sigmoid(x)
+    return out, out
+
+
+def sigmoid_backward(dout, cache):
+    """dx = dout · out · (1 − out)."""
+    out = cache
+    return dout * out * (1 - out)
+
+
+def tanh_forward(x):
+    """out = tanh(x). cache = out."""
+    out = np.tanh(x)
+    return out, out
+
+
+def tanh_backward(dout, cache):
+    """dx = dout · (1 − out²)."""
+    out = cache
+    return dout * (1 - out * out)
+
+
+def identity_forward(x):
+    """out = x (no copy)."""
+    return x, None
+
+
+def identity_backward(dout, cache):
+    return dout

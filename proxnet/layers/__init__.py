@@ -1,0 +1,18 @@
+"""Layer objects with explicit ``forward``/``backward`` and named ``params``/``grads``.
+
+``LAYERS`` maps class names to classes (used by save/load and configs).
+"""
+from ..registry import Registry
+from .activations import ACTIVATIONS, Identity, LeakyReLU, ReLU, Sigmoid, Tanh
+from .base import Layer
+from .dense import Dense
+from .dropout import Dropout
+from .initializers import INITIALIZERS
+from .reshape import Flatten
+
+LAYERS = Registry("layer")
+for _cls in (Dense, ReLU, LeakyReLU, Sigmoid, Tanh, Identity, Dropout, Flatten):
+    LAYERS.register(_cls.__name__, _cls)
+
+__all__ = ["Layer", "Dense", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Identity", "Dropout",
+           "Flatten", "ACTIVATIONS", "INITIALIZERS", "LAYERS"]

@@ -1,0 +1,78 @@
+"""Dense (fully connected) layer."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import as_generator, resolve_dtype
+from ..functional.dense import affine_backward, affine_forward
+from ..regularizers import get_regularizer
+from .base import Layer
+from .initializers import initialize
+
+
+class Dense(Layer):
+    """out = x @ W + b.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        D and M: input (N, D), weight W (D, M), bias b (M,), output (N, M).
+    init : str or dict
+        Weight initializer (see :mod:`proxnet.layers.initializers`), default ``"he"``.
+    bias : bool
+        Whether the layer has a bias (initialized to zero).
+    weight_regularizer, bias_regularizer : Regularizer, dict or None
+        Per-layer regularizers. A model-wide default applies to weights left at None.
+    seed : int, Generator or None
+        Initialization randomness (a model built with a seed re-initializes from it).
+    dtype : float32 (default) or float64
+    """
+
+    weight_names = ("W",)
+    unit_axes = {"W": (1, 0)}
+
+    def __init__(self, in_features: int, out_features: int, *, init="he", bias: bool = True,
+                 weight_regularizer=None, bias_regularizer=None, seed=None, dtype=None):
+        super().__init__()
+        for name, v in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name}: expected a positive int, got {v!r}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.init, self.bias = init, bool(bias)
+        self.dtype = resolve_dtype(dtype)
+        self.reset_parameters(as_generator(seed))
+        self.set_regularizer("W", weight_regularizer)
+        if self.bias:
+            self.set_regularizer("b", bias_regularizer)
+        elif bias_regularizer is not None:
+            raise ValueError("bias_regularizer: the layer has bias=False")
+        self._cache = None
+
+    def reset_parameters(self, rng):
+        D, M = self.in_features, self.out_features
+        self.params["W"] = initialize(self.init, (D, M), D, M, rng, self.dtype)
+        if self.bias:
+            self.params["b"] = np.zeros(M, dtype=self.dtype)
+        self.zero_grads()
+
+    def forward(self, x, *, training=False):
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(f"Dense input: expected shape (N, {self.in_features}), got {x.shape}")
+        out, self._cache = affine_forward(x, self.params["W"], self.params.get("b"))
+        return out
+
+    def backward(self, dout):
+        if self._cache is None:
+            raise RuntimeError("Dense.backward called before forward")
+        dx, dW, db = affine_backward(dout, self._cache, need_dx=self.input_grad)
+        self.grads["W"] = dW
+        if self.bias:
+            self.grads["b"] = db
+        return dx
+
+    def output_shape(self, input_shape):
+        return (self.out_features,)
+
+    def get_config(self):
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "init": self.init, "bias": self.bias}

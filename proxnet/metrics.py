@@ -1,0 +1,77 @@
+"""Metrics: accuracy, MSE, sparsity (exact zeros), dead units, effective parameter count."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def accuracy(y_true, y_pred) -> float:
+    """Fraction of equal labels. y_true, y_pred: (N,) int labels."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_pred: expected shape {y_true.shape}, got {y_pred.shape}")
+    return float(np.mean(y_true == y_pred)) if y_true.size else float("nan")
+
+
+def mean_squared_error(y_true, y_pred) -> float:
+    """mean[(y_pred − y_true)²] over all entries; (N,) and (N, 1) are treated alike."""
+    a = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
+    b = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
+    if a.shape != b.shape:
+        raise ValueError(f"y_pred: expected shape {a.shape}, got {b.shape}")
+    return float(np.mean((a - b) ** 2))
+
+
+def sum_squared_error(y_true, y_pred) -> float:
+    """Σ (y_pred − y_true)² (the curve-fitting experiments' test error)."""
+    a = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
+    b = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
+    return float(np.sum((a - b) ** 2))
+
+
+def zero_fraction(w: np.ndarray) -> float:
+    """Fraction of entries that are exactly 0.0 (not merely small)."""
+    return float(1.0 - np.count_nonzero(w) / w.size) if w.size else 0.0
+
+
+def dead_units(W: np.ndarray, out_axis: int) -> np.ndarray:
+    """Boolean mask of units whose incoming weights are all exactly zero.
+
+    W : weight array; ``out_axis`` is the axis of output units (Dense (D, M): 1;
+    Conv2D (F, C, kh, kw): 0). Returns shape (W.shape[out_axis],).
+    """
+    axes = tuple(a for a in range(W.ndim) if a != out_axis)
+    return ~np.any(W != 0, axis=axes)
+
+
+def sparsity_report(model) -> dict:
+    """Sparsity of every weight of a model, computed from exact zeros.
+
+    Returns a flat dict: ``"zeros/<layer>.<param>"`` (fraction of exact zeros per
+    weight), ``"zeros/total"`` (over all weights), ``"dead/<layer>"`` (count of units
+    with all incoming weights zero), ``"dead/total"``, and ``"effective_params"`` (the
+    number of non-zero parameters, biases included, after dropping dead units' biases).
+    """
+    rep: dict = {}
+    zeros = total = eff = dead_total = 0
+    for i, layer in enumerate(model.layers):
+        dead = None
+        for key in layer.weight_names:
+            W = layer.params[key]
+            nz = int(np.count_nonzero(W))
+            rep[f"zeros/{i}.{key}"] = 1.0 - nz / W.size
+            zeros += W.size - nz
+            total += W.size
+            eff += nz
+            out_axis = layer.unit_axes.get(key, (W.ndim - 1, 0))[0]
+            dead = dead_units(W, out_axis)
+            rep[f"dead/{i}"] = int(dead.sum())
+            dead_total += int(dead.sum())
+        for key, v in layer.params.items():
+            if key in layer.weight_names:
+                continue
+            live = v if dead is None or v.shape != dead.shape else v[~dead]
+            eff += int(np.count_nonzero(live))
+    rep["zeros/total"] = zeros / total if total else 0.0
+    rep["dead/total"] = dead_total
+    rep["effective_params"] = eff
+    return rep

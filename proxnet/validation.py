@@ -1,0 +1,74 @@
+"""Checks at the boundary: clear errors naming the argument and what was expected."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_array(x, name: str, *, ndim=None, dtype=None, finite: bool = True,
+                shape=None) -> np.ndarray:
+    """Return ``x`` as a float ndarray of ``dtype`` after checking it.
+
+    Parameters
+    ----------
+    x : array-like
+    name : str
+        Argument name used in error messages.
+    ndim : int or tuple of int, optional
+        Allowed numbers of dimensions.
+    dtype : numpy dtype, optional
+        Cast to this dtype (no copy if it already is).
+    finite : bool
+        Reject NaN and inf.
+    shape : tuple, optional
+        Expected shape with ``None`` for free axes, e.g. ``(None, 784)``.
+    """
+    try:
+        arr = np.asarray(x, dtype=dtype) if dtype is not None else np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected a numeric array, got {type(x).__name__} ({exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            raise ValueError(
+                f"{name}: expected {' or '.join(f'{d}-D' for d in allowed)} array, got shape {arr.shape}")
+    if shape is not None:
+        if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+            want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
+            raise ValueError(f"{name}: expected shape {want}, got {arr.shape}")
+    if finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name}: contains {bad} NaN or inf value(s)")
+    return arr
+
+
+def check_labels(y, name: str, n_classes: int, n_samples: int | None = None) -> np.ndarray:
+    """Return integer class labels (N,) after checking range and length."""
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected 1-D integer labels of shape (N,), got shape {arr.shape}")
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all() or not np.all(arr == np.round(arr)):
+            raise ValueError(f"{name}: expected integer class labels, got non-integer floats")
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind not in "iub":
+        raise ValueError(f"{name}: expected integer class labels, got dtype {arr.dtype}")
+    if n_samples is not None and arr.shape[0] != n_samples:
+        raise ValueError(f"{name}: expected {n_samples} labels (one per sample), got {arr.shape[0]}")
+    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
+        raise ValueError(
+            f"{name}: labels must be in [0, {n_classes - 1}], got range [{arr.min()}, {arr.max()}]")
+    return arr.astype(np.intp, copy=False)
+
+
+def check_positive(value, name: str, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as float after checking it is finite and > 0 (or >= 0)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+    ok = v >= 0 if allow_zero else v > 0
+    if not np.isfinite(v) or not ok:
+        raise ValueError(f"{name}: expected a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
+    return v
