@@ -1,12 +1,21 @@
 """Exact sparsity from proximal steps: MNIST with 1,000 training and 2,000 test images.
 
-The 784-128-128-128-10 ReLU MLP of the classic overfitting experiment, trained with plain
-SGD (lr 0.1, batch 128, 150 epochs, He init) and compared over seeds:
+The 784-128-128-128-10 ReLU MLP of the classic overfitting experiment (He init), trained
+with Adam (lr 1e-3, cosine decay to 0 over the run, batch 128, 200 epochs) and compared
+over seeds:
 
 - ``none``             no regularization;
-- ``prox-l1``          L1(λ) on all weights, applied as a soft-threshold step (mode="prox");
-- ``penalty-l1``       the same L1(λ) added to the loss (mode="penalty"), as frameworks do;
-- ``group-lasso``      GroupLasso(λ_g) on the incoming weights of every unit, prox mode.
+- ``prox-l1``          L1(λ = 0.2) on the first layer's weights, applied as a soft-threshold
+                       step after each update (mode="prox", scaling = current lr);
+- ``penalty-l1``       the same L1(0.2) on the same weights added to the loss
+                       (mode="penalty"), as mainstream frameworks do;
+- ``group-lasso``      GroupLasso(λ_g = 4) on the incoming weights of every hidden unit
+                       (the three hidden layers), prox mode: whole units become zero.
+
+λ values were chosen on seed 0 by a small scan (prox-L1 λ ∈ {0.1, 0.15, 0.2, 0.3, 1};
+group λ ∈ {0.5, 1, 2, 4}) and are reported with every result. With Adam the prox step
+is the usual heuristic (exact proximal gradient holds for plain SGD); it is what gives
+the best accuracy at 90% sparsity here.
 
 It prints, per method, the mean ± std over seeds of the final test accuracy, the fraction
 of exact zeros in the first layer, the fraction of hidden units removed (all incoming
@@ -16,7 +25,7 @@ predictions are checked to be identical.
 Usage::
 
     python examples/sparsity_mnist1k.py                # 3 seeds, documented λ values
-    python examples/sparsity_mnist1k.py --seeds 5 --epochs 150 --lam 1e-3 --group-lam 5e-3
+    python examples/sparsity_mnist1k.py --seeds 5 --epochs 200 --lam 0.2 --group-lam 4
 """
 from __future__ import annotations
 
@@ -32,14 +41,18 @@ from proxnet.layers import Dense, ReLU
 from proxnet.regularizers import L1, GroupLasso
 
 
-def build(reg, seed):
-    return Sequential([Dense(784, 128), ReLU(), Dense(128, 128), ReLU(), Dense(128, 128), ReLU(),
-                       Dense(128, 10)], optimizer={"kind": "sgd", "lr": 0.1},
-                      weight_regularizer=reg, seed=seed)
+def build(first, hidden, seed, epochs, init="he"):
+    return Sequential([Dense(784, 128, weight_regularizer=first or hidden, init=init), ReLU(),
+                       Dense(128, 128, weight_regularizer=hidden), ReLU(),
+                       Dense(128, 128, weight_regularizer=hidden), ReLU(),
+                       Dense(128, 10)],
+                      optimizer={"kind": "adam", "lr": 1e-3,
+                                 "schedule": {"kind": "cosine", "t_max": epochs}},
+                      seed=seed)
 
 
-def run(method, reg, data, seed, epochs):
-    model = build(reg, seed)
+def run(method, regs, data, seed, epochs, init="he"):
+    model = build(*regs, seed, epochs, init)
     model.fit(data.X_train, data.y_train, epochs=epochs, batch_size=128, seed=seed, verbose=False,
               track_grad_norms=False, track_sparsity=False)
     acc = model.evaluate(data.X_test, data.y_test)["accuracy"]
@@ -56,22 +69,24 @@ def run(method, reg, data, seed, epochs):
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Exact sparsity from prox steps on MNIST-1k")
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--epochs", type=int, default=150)
-    ap.add_argument("--lam", type=float, default=1e-3, help="L1 strength λ (prox and penalty)")
-    ap.add_argument("--group-lam", type=float, default=5e-3, help="group-lasso strength")
+    ap.add_argument("--epochs", type=int, default=200)
+    ap.add_argument("--lam", type=float, default=0.2, help="L1 strength λ on the first layer (prox and penalty)")
+    ap.add_argument("--group-lam", type=float, default=4.0, help="group-lasso strength on the hidden layers")
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args(argv)
     data = load_dataset("mnist", subset="first", n_train=1000, n_test=2000, data_dir=args.data_dir)
-    methods = {"none": None, "prox-l1": L1(args.lam, mode="prox"), "penalty-l1": L1(args.lam),
-               "group-lasso": GroupLasso(args.group_lam, mode="prox")}
+    methods = {"none": (None, None), "prox-l1": (L1(args.lam, mode="prox"), None),
+               "penalty-l1": (L1(args.lam), None),
+               "group-lasso": (None, GroupLasso(args.group_lam, mode="prox"))}
     rows = []
-    for method, reg in methods.items():
+    for method, regs in methods.items():
         for seed in range(args.seeds):
             t0 = time.perf_counter()
-            rows.append(run(method, reg, data, seed, args.epochs))
+            rows.append(run(method, regs, data, seed, args.epochs))
             print(f"{method:<12} seed {seed}: acc {rows[-1]['acc']:.4f} zeros(W1) {rows[-1]['zeros_first']:.4f} "
                   f"units removed {rows[-1]['units_removed']:.3f}  ({time.perf_counter() - t0:.1f}s)", flush=True)
-    print(f"\nλ(L1) = {args.lam}, λ(group) = {args.group_lam}, {args.epochs} epochs, {args.seeds} seeds")
+    print(f"\nλ(L1, first layer) = {args.lam}, λ(group, hidden layers) = {args.group_lam}, "
+          f"{args.epochs} epochs, {args.seeds} seeds")
     print(f"{'method':<12} {'test acc':>16} {'zeros in W1':>16} {'units removed':>16} {'params → compact':>22} same")
     for method in methods:
         r = [x for x in rows if x["method"] == method]

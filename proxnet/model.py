@@ -365,11 +365,12 @@ class Sequential:
         return mean_squared_error(yb, out) * out.shape[0]
 
     def _labels(self, y):
+        """Integer class labels from int labels, one-hot rows, or binary 0/1 targets."""
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] > 1:
             return y.argmax(axis=1)
         if self.loss_fn.kind == "binary":
-            return (y.reshape(len(y), -1) > 0.5).astype(np.intp).ravel() if y.ndim == 1 or y.shape[1] == 1 else y
+            return (y.reshape(-1) > 0.5).astype(np.intp)
         return y.reshape(-1)
 
     def _classes_from_outputs(self, out):

@@ -2,7 +2,6 @@
 local HTTP server on 127.0.0.1. No test here may reach the internet: an autouse fixture
 refuses any URL that is not on 127.0.0.1."""
 import functools
-import gzip
 import hashlib
 import http.server
 import socket
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 from proxnet.data import download as download_mod
+from proxnet.data import mnist as mnist_mod
 from proxnet.data.idx import write_idx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def mnist_full(shared_data):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PROXNET_DATA", str(shared_data))
         mp.setenv("PROXNET_CACHE", str(shared_data / "no-such-cache"))
-        mp.setattr(download_mod, "download_file", _no_download)
+        mp.setattr(mnist_mod, "download_file", _no_download)
         return load_dataset("mnist")
 
 
@@ -89,6 +89,12 @@ def make_synthetic(folder, seed=0, compress=True):
 
 
 @pytest.fixture
+def make_files():
+    """``make_files(folder, seed=0, compress=True) -> {file name: md5}``."""
+    return make_synthetic
+
+
+@pytest.fixture
 def synthetic(tmp_path):
     """A folder ``served/`` with synthetic ``.gz`` files, and their MD5s."""
     served = tmp_path / "served"
@@ -107,7 +113,7 @@ def http_root(tmp_path):
     root.mkdir()
     handler = functools.partial(_QuietHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield root, f"http://127.0.0.1:{server.server_address[1]}/"
@@ -123,7 +129,3 @@ def dead_url():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/"
-
-
-def gunzip_to(src, dst):
-    Path(dst).write_bytes(gzip.decompress(Path(src).read_bytes()))
