@@ -83,7 +83,7 @@ class ProgressBar(Callback):
     def on_train_begin(self, model):
         from tqdm.auto import tqdm
         self._bar = tqdm(total=model._epochs_planned, desc="fit", unit="epoch", file=self.file,
-                         leave=False)
+                         leave=True)
 
     def on_epoch_end(self, model, epoch, logs):
         keys = [k for k in ("loss", "train_accuracy", "val_accuracy", "train_mse", "val_mse")

@@ -206,3 +206,12 @@ def test_warm_start_continues_optimizer_state(rng):
     b.fit(X, y, epochs=2, batch_size=30, shuffle=False, seed=0, verbose=False)
     for (_, va), (_, vb) in zip(a.named_parameters(), b.named_parameters()):
         np.testing.assert_allclose(va, vb, rtol=1e-6, atol=1e-7)
+
+
+def test_progress_bar_can_be_turned_on_and_off(rng, capsys):
+    X, y = _blobs(rng, 40)
+    _mlp().fit(X, y, epochs=3, batch_size=10, seed=0, verbose=True)
+    err = capsys.readouterr().err
+    assert "fit" in err and "3/3" in err
+    _mlp().fit(X, y, epochs=3, batch_size=10, seed=0, verbose=False)
+    assert capsys.readouterr().err == ""
