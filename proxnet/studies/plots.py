@@ -1,0 +1,310 @@
+"""The report's figures, drawn with matplotlib's Agg canvas.
+
+Every function takes plain arrays and labels (no store access) and returns a
+:class:`matplotlib.figure.Figure` attached to an Agg canvas. Figures are built with the
+object-oriented API (no ``pyplot``): nothing global is switched, no window opens, no figure
+is kept alive by a figure manager, so the report works on a headless machine and inside a
+notebook alike. :func:`to_data_uri` renders a figure as a base64 PNG ``data:`` URI.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+MAX_UNITS = 16          # first-layer units shown per strength
+PANEL_W, PANEL_H = 3.2, 2.4
+MAX_WIDTH = 15.0
+
+
+@dataclass
+class Band:
+    """A curve across seeds: x, the mean and std (ddof=1; 0 where fewer than 2 seeds) at each
+    x, and how many seeds have a value there."""
+    x: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    count: np.ndarray
+
+
+def band(series, *, bands: bool = True) -> Band:
+    """Mean ± std across seeds of curves given as ``(x, y)`` pairs, aligned on x (a seed that
+    stopped early counts only where it has values)."""
+    series = [(np.asarray(x, dtype=float), np.asarray(y, dtype=float)) for x, y in series]
+    xs = np.unique(np.concatenate([x for x, _ in series]))
+    M = np.full((len(series), xs.size), np.nan)
+    for i, (x, y) in enumerate(series):
+        M[i, np.searchsorted(xs, x)] = y
+    count = np.sum(np.isfinite(M), axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(M, axis=0)
+        std = np.nanstd(M, axis=0, ddof=1) if bands and len(series) > 1 else np.zeros(xs.size)
+    std = np.where(count >= 2, std, 0.0)
+    return Band(xs, mean, std, count)
+
+
+def _figure(nrows, ncols, *, panel=(PANEL_W, PANEL_H), sharey=False, left=0.75, right=0.15,
+            top=0.4, bottom=0.5, wgap=0.55, hgap=0.7):
+    """A grid of panels laid out by fixed margins in inches (no layout engine: it would cost a
+    second full draw per figure)."""
+    pw, ph = panel
+    width = left + ncols * pw + (ncols - 1) * wgap + right
+    if width > MAX_WIDTH:                      # shrink panels, keep margins
+        pw = (MAX_WIDTH - left - right - (ncols - 1) * wgap) / ncols
+        width = MAX_WIDTH
+    height = top + nrows * ph + (nrows - 1) * hgap + bottom
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height,
+                        top=1 - top / height, wspace=wgap / pw, hspace=hgap / ph)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=sharey)
+    return fig, axes
+
+
+def _methods(items):
+    return list(dict.fromkeys(it["method"] for it in items))
+
+
+def _strength_name(method):
+    return "rate" if "dropout" in method.lower() else "λ"
+
+
+def _strength_text(method, strength):
+    return "no strength" if strength is None else f"{_strength_name(method)}={strength:g}"
+
+
+def _colors(n):
+    """n colours from viridis (dark = weak, light = strong), or C0 for one line."""
+    from matplotlib import colormaps
+    if n == 1:
+        return ["C0"]
+    cmap = colormaps["viridis"]
+    return [cmap(0.9 * i / (n - 1)) for i in range(n)]
+
+
+def _draw_band(ax, b: Band, color, label=None, linestyle="-", bands=True, max_points=None):
+    x, m, s = b.x, b.mean, b.std
+    if max_points and x.size > max_points:
+        k = int(math.ceil(x.size / max_points))
+        n = (x.size // k) * k
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            x, m, s = (np.nanmean(a[:n].reshape(-1, k), axis=1) for a in (x, m, s))
+    ax.plot(x, m, color=color, linestyle=linestyle, label=label, linewidth=1.4)
+    if bands and np.any(s > 0):
+        ax.fill_between(x, m - s, m + s, color=color, alpha=0.2, linewidth=0)
+
+
+def _hide_unused(axes, used):
+    for ax in axes.flat[used:]:
+        ax.set_visible(False)
+
+
+def _log_if_positive(ax, *arrays):
+    vals = np.concatenate([np.ravel(a) for a in arrays]) if arrays else np.array([])
+    vals = vals[np.isfinite(vals)]
+    if vals.size and np.all(vals > 0):
+        ax.set_yscale("log")
+
+
+def learning_curves(curves, *, ylabel="accuracy", log=False) -> Figure:
+    """One panel per (method, strength): rows = methods, columns = strengths.
+
+    curves: ``[{"method", "strength", "label", "train": Band | None, "test": Band | None, "n"}]``."""
+    methods = _methods(curves)
+    rows = [[c for c in curves if c["method"] == m] for m in methods]
+    ncols = max(len(r) for r in rows)
+    fig, axes = _figure(len(rows), ncols, sharey=True)
+    for i, row in enumerate(rows):
+        for j, c in enumerate(row):
+            ax = axes[i, j]
+            if c["train"] is not None:
+                _draw_band(ax, c["train"], "C0", "train", "--")
+            if c["test"] is not None:
+                _draw_band(ax, c["test"], "C1", "test")
+            if log:
+                _log_if_positive(ax, *[b.mean for b in (c["train"], c["test"]) if b is not None])
+            ax.set_title(f"{c['label']} (n={c['n']})", fontsize=9)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+            if j == 0:
+                ax.set_ylabel(ylabel, fontsize=8)
+            ax.set_xlabel("epoch", fontsize=8)
+        for ax in axes[i, len(row):]:
+            ax.set_visible(False)
+    axes[0, 0].legend(fontsize=7)
+    return fig
+
+
+def per_method_lines(items, *, ylabel, xlabel, log=False, bands=True, max_points=None) -> Figure:
+    """One panel per method, one line (with a ± std band) per strength.
+
+    items: ``[{"method", "strength", "band": Band}]``."""
+    methods = _methods(items)
+    ncols = min(3, len(methods))
+    nrows = math.ceil(len(methods) / ncols)
+    fig, axes = _figure(nrows, ncols, panel=(4.2, 2.8))
+    for ax, m in zip(axes.flat, methods):
+        mine = [it for it in items if it["method"] == m]
+        for it, color in zip(mine, _colors(len(mine))):
+            _draw_band(ax, it["band"], color, _strength_text(m, it["strength"]), bands=bands,
+                       max_points=max_points)
+        if log:
+            _log_if_positive(ax, *[it["band"].mean for it in mine])
+        if not log:
+            ax.axhline(0, color="0.5", linewidth=0.6)
+        ax.set_title(m, fontsize=10)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    _hide_unused(axes, len(methods))
+    return fig
+
+
+def sparsity_scatter(points, *, methods, ylabel="final test accuracy", log=False) -> Figure:
+    """Trials as points: x = final fraction of zero weights, y = final test metric.
+
+    points: ``[(method, zeros_total, y)]``; methods: their order (colours C0, C1, ...)."""
+    fig, axes = _figure(1, 1, panel=(5.6, 3.6), left=0.8, bottom=0.6, top=0.2)
+    ax = axes[0, 0]
+    markers = "osD^v<>pP*Xh"
+    for i, m in enumerate(methods):
+        pts = np.array([(x, y) for mm, x, y in points if mm == m], dtype=float).reshape(-1, 2)
+        if len(pts):
+            ax.scatter(pts[:, 0], pts[:, 1], s=28, alpha=0.75, color=f"C{i % 10}",
+                       marker=markers[(i // 10) % len(markers)], label=m, edgecolors="none")
+    if log:
+        _log_if_positive(ax, np.array([p[2] for p in points]))
+    ax.set_xlabel("zeros_total (fraction of weights exactly 0)")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def weight_grid(rows, *, side: int, max_units: int = MAX_UNITS) -> Figure:
+    """First-layer weights as images: one row of tiles per entry, up to ``max_units`` units,
+    each unit scaled to its own largest |w| (red > 0, blue < 0, white = 0); all-zero (dead)
+    units are grey and marked. Drawn as one mosaic image (one axes), which is fast.
+
+    rows: ``[(label, seed, W)]`` with W of shape (D, M), D = side²."""
+    ncols = min(max_units, max(W.shape[1] for _, _, W in rows))
+    gap = max(1, side // 8)
+    step = side + gap
+    mosaic = np.full((len(rows) * step - gap, ncols * step - gap), np.nan)
+    dead = []
+    for i, (_, _, W) in enumerate(rows):
+        for j in range(min(ncols, W.shape[1])):
+            w = np.asarray(W[:, j], dtype=float).reshape(side, side)
+            a = float(np.max(np.abs(w)))
+            if a == 0.0:
+                dead.append((i, j))
+                continue
+            mosaic[i * step:i * step + side, j * step:j * step + side] = w / a
+    from matplotlib import colormaps
+    cmap = colormaps["RdBu_r"].with_extremes(bad="white")
+    cell = 0.62
+    left, width = 1.7, cell * ncols
+    fig = Figure(figsize=(left + width + 0.1, cell * len(rows) + 0.1))
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((left / (left + width + 0.1), 0.05 / (cell * len(rows) + 0.1),
+                       width / (left + width + 0.1), cell * len(rows) / (cell * len(rows) + 0.1)))
+    ax.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest", aspect="equal")
+    from matplotlib.patches import Rectangle
+    for i, j in dead:
+        ax.add_patch(Rectangle((j * step - 0.5, i * step - 0.5), side, side, color="0.85", linewidth=0))
+        ax.text(j * step + side / 2 - 0.5, i * step + side / 2 - 0.5, "dead", ha="center",
+                va="center", fontsize=6, color="0.35")
+    ax.set_xticks([])
+    ax.set_yticks([i * step + side / 2 - 0.5 for i in range(len(rows))])
+    ax.set_yticklabels([f"{label}\nseed {seed}" for label, seed, _ in rows], fontsize=8)
+    ax.tick_params(length=0)
+    for sp in ax.spines.values():
+        sp.set_visible(False)
+    return fig
+
+
+def decision_boundaries(panels) -> Figure:
+    """Predicted class over a grid, with training points; rows = methods, columns = strengths.
+
+    panels: ``[{"label", "method", "seed", "grid" (G, G) int, "extent" [xmin, xmax, ymin, ymax],
+    "X" (N, 2) or None, "y" (N,) or None}]``. ``grid[i, j]`` is the prediction at
+    ``y = ys[i]``, ``x = xs[j]`` (``np.meshgrid`` order)."""
+    methods = _methods(panels)
+    rows = [[p for p in panels if p["method"] == m] for m in methods]
+    ncols = max(len(r) for r in rows)
+    k = 1 + int(max(max(np.max(p["grid"]) for p in panels),
+                    max((np.max(p["y"]) for p in panels if p["y"] is not None and len(p["y"])), default=0)))
+    from matplotlib import colormaps
+    base = colormaps["tab10"]
+    cmap = ListedColormap([base(i % 10) for i in range(k)])
+    fig, axes = _figure(len(rows), ncols, panel=(2.8, 2.8))
+    for i, row in enumerate(rows):
+        for j, p in enumerate(row):
+            ax = axes[i, j]
+            ext = [float(v) for v in np.ravel(p["extent"])[:4]]
+            ax.imshow(np.asarray(p["grid"]), origin="lower", extent=ext, cmap=cmap, vmin=-0.5,
+                      vmax=k - 0.5, alpha=0.35, interpolation="nearest", aspect="auto")
+            if p["X"] is not None and p["y"] is not None:
+                X, y = np.asarray(p["X"]), np.asarray(p["y"]).ravel()
+                if X.ndim == 2 and X.shape[1] >= 2:
+                    ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, vmin=-0.5, vmax=k - 0.5, s=8,
+                               edgecolors="k", linewidths=0.3)
+            ax.set_xlim(ext[0], ext[1])
+            ax.set_ylim(ext[2], ext[3])
+            ax.set_title(f"{p['label']} (seed {p['seed']})", fontsize=8)
+            ax.tick_params(labelsize=6)
+        for ax in axes[i, len(row):]:
+            ax.set_visible(False)
+    return fig
+
+
+def fitted_curves(fits) -> Figure:
+    """One panel per method: training points and the fitted curve of each strength.
+
+    fits: ``[{"method", "strength", "seed", "x" (P,), "y" (P,), "X" (N,) or (N, 1) or None,
+    "Y" (N,) or None}]``."""
+    methods = _methods(fits)
+    ncols = min(3, len(methods))
+    nrows = math.ceil(len(methods) / ncols)
+    fig, axes = _figure(nrows, ncols, panel=(4.2, 3.0))
+    for ax, m in zip(axes.flat, methods):
+        mine = [f for f in fits if f["method"] == m]
+        drawn_points = False
+        for f, color in zip(mine, _colors(len(mine))):
+            if not drawn_points and f["X"] is not None and f["Y"] is not None:
+                X, Y = np.asarray(f["X"], dtype=float), np.asarray(f["Y"], dtype=float)
+                if X.size == Y.size:
+                    ax.scatter(X.ravel(), Y.ravel(), s=14, color="k", zorder=3, label="train")
+                    drawn_points = True
+            x, y = np.asarray(f["x"], dtype=float).ravel(), np.asarray(f["y"], dtype=float).ravel()
+            order = np.argsort(x)
+            ax.plot(x[order], y[order], color=color, linewidth=1.4,
+                    label=_strength_text(m, f["strength"]))
+        ax.set_title(m, fontsize=10)
+        ax.set_xlabel("x", fontsize=8)
+        ax.set_ylabel("y", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    _hide_unused(axes, len(methods))
+    return fig
+
+
+def to_data_uri(fig: Figure, *, dpi: int = 96) -> str:
+    """Render a figure as ``data:image/png;base64,...``."""
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
