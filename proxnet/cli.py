@@ -27,5 +27,24 @@ def gradcheck(seed):
     sys.exit(1 if failed else 0)
 
 
+@main.command()
+@click.argument("study_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder for index.html and summary.csv  [default: STUDY_DIR/report]")
+def report(study_dir, out):
+    """Write the report of the study in STUDY_DIR (read from STUDY_DIR/study.db): one
+    self-contained index.html and summary.csv, and print the summary table (mean ± std and
+    95% CI over seeds per method and strength)."""
+    from .studies.report import format_table, summarize, write_report
+    try:
+        rows = summarize(study_dir)
+        path = write_report(study_dir, out=out)
+    except FileNotFoundError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(format_table(rows))
+    click.echo(f"\nreport: {path}")
+    click.echo(f"table:  {path.parent / 'summary.csv'}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
