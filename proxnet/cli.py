@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -44,6 +45,90 @@ def report(study_dir, out):
     click.echo(format_table(rows))
     click.echo(f"\nreport: {path}")
     click.echo(f"table:  {path.parent / 'summary.csv'}")
+
+
+@main.command()
+@click.argument("recipe")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Study folder (store, report)  [default: ./runs/<study name>]")
+@click.option("--seeds", type=click.IntRange(min=1), default=None,
+              help="Run seeds 0..N-1 instead of the config's seeds.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Train for N epochs instead of the config's (a shortened study).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Parallel workers  [default: all cores]")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: a process pool on this machine; dask: a Dask distributed cluster.")
+@click.option("--address", default=None,
+              help="Dask scheduler address (tcp://host:port); implies --executor dask. "
+                   "Without it, --executor dask starts a local cluster of --jobs workers.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Time limit per trial in seconds (a trial past it is stored as 'timeout').")
+@click.option("--retry-failed", is_flag=True, help="Also re-run trials stored as failed or timeout.")
+@click.option("--no-report", is_flag=True, help="Do not write the report at the end.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar over the trials [default: on a terminal]")
+def study(recipe, out, seeds, epochs, jobs, executor, address, timeout, retry_failed, no_report, progress):
+    """Run the study RECIPE (a built-in recipe name, see `proxnet recipes`, or a TOML config
+    file) and write its report.
+
+    Results go to OUT/study.db as each trial finishes. Running the same command again
+    resumes: finished trials are skipped, interrupted ones run again."""
+    from .studies.config import ConfigError, resolve
+    from .studies.report import format_table, summarize, write_report
+    from .studies.runner import run_study
+    from .studies.store import Store, StoreError
+
+    try:
+        cfg = resolve(recipe).with_overrides(seeds=seeds, epochs=epochs)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    out = out or str(Path("runs") / cfg.name)
+    if address:
+        executor = "dask"
+    n = len(cfg.trials())
+    click.echo(f"study {cfg.name}: {n} trials ({n // len(cfg.seeds)} grid points x {len(cfg.seeds)} seeds, "
+               f"{cfg.training.epochs} epochs) -> {out}", err=True)
+    try:
+        run = run_study(cfg, out, jobs=jobs, executor=executor, address=address, timeout=timeout,
+                        retry_failed=retry_failed, progress=progress)
+    except (StoreError, ValueError, RuntimeError) as e:
+        raise click.ClickException(str(e)) from None
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(run.counts.items()))
+    click.echo(f"ran {run.ran} trials, skipped {run.skipped} already in the store; store: {counts}", err=True)
+    if run.interrupted:
+        click.echo(f"interrupted: finished trials are stored; run the same command again to resume", err=True)
+        sys.exit(130)
+    with Store(out) as store:
+        store.export_csv(Path(out) / "report")
+    if not no_report:
+        path = write_report(out)
+        click.echo(format_table(summarize(out)))
+        click.echo(f"\nreport: {path}")
+
+
+@main.command()
+def recipes():
+    """List the built-in study recipes, one line each."""
+    from .studies.config import list_recipes
+    items = list_recipes()
+    width = max(map(len, items))
+    for name, desc in items.items():
+        click.echo(f"{name.ljust(width)}  {desc}")
+
+
+@main.command()
+@click.argument("study_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder for trials.csv and epochs.csv  [default: STUDY_DIR]")
+def export(study_dir, out):
+    """Export the store of STUDY_DIR to CSV: trials.csv (one row per trial with its final
+    metrics) and epochs.csv (every per-epoch metric, long format)."""
+    from .studies.store import STORE_NAME, Store
+    if not (Path(study_dir) / STORE_NAME).is_file():
+        raise click.ClickException(f"study_dir: no study store {Path(study_dir) / STORE_NAME}")
+    with Store(study_dir) as store:
+        for p in store.export_csv(out):
+            click.echo(str(p))
 
 
 if __name__ == "__main__":  # pragma: no cover

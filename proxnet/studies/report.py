@@ -5,7 +5,7 @@ The store is read with :mod:`sqlite3` directly, following ``docs/store-schema.md
 read-only mode: a report can be written while a study is still running (unfinished trials
 are counted, not summarized).
 
-Statistics (see ``docs/report.md``): per method and strength, over the trials with
+Statistics (see ``docs/studies.md``, "The report"): per method and strength, over the trials with
 ``status = 'done'`` only, each metric of ``final_json`` gives
 
 - ``n``: the number of done trials with a finite value,

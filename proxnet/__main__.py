@@ -1,0 +1,4 @@
+"""``python -m proxnet`` is the ``proxnet`` command."""
+from .cli import main
+
+main()
