@@ -50,7 +50,7 @@ def report(study_dir, out):
 @main.command()
 @click.argument("recipe")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Study folder (store, report)  [default: ./runs/<study name>]")
+              help="Study folder (store, report)  [default: ./runs/<study name>, or ./runs/<study name>-<N>ep with --epochs N]")
 @click.option("--seeds", type=click.IntRange(min=1), default=None,
               help="Run seeds 0..N-1 instead of the config's seeds.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
@@ -82,7 +82,8 @@ def study(recipe, out, seeds, epochs, jobs, executor, address, timeout, retry_fa
         cfg = resolve(recipe).with_overrides(seeds=seeds, epochs=epochs)
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
-    out = out or str(Path("runs") / cfg.name)
+    # a shortened study is a different study: give it its own default folder
+    out = out or str(Path("runs") / (cfg.name + (f"-{epochs}ep" if epochs else "")))
     if address:
         executor = "dask"
     n = len(cfg.trials())
