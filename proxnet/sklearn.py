@@ -1,0 +1,615 @@
+"""scikit-learn-compatible estimators: :class:`MLPClassifier` and :class:`MLPRegressor`.
+
+They wrap a :class:`proxnet.Sequential` (kept as ``model_``) behind the scikit-learn API
+(``fit``, ``partial_fit``, ``predict``, ``predict_proba``, ``score``, ``get_params`` /
+``set_params``), so proxnet's regularizers (L1, L2, elastic net, L0, group lasso, as a
+penalty or as a proximal step) work inside ``Pipeline``, ``GridSearchCV`` and
+``cross_validate``.
+
+Penalty scaling (proxnet's, not scikit-learn's): ``alpha`` is the strength λ of the
+regularizer g added to the **batch-mean** data loss, never divided by the number of
+samples: ``"l2"`` is ½·λ·‖W‖², ``"l1"`` is λ·‖W‖₁, ``"elastic_net"`` is
+λ·r·‖W‖₁ + ½·λ·(1 − r)·‖W‖² with r = ``l1_ratio``, ``"l0"`` is λ·‖W‖₀ (prox only),
+``"group_lasso"`` is λ·Σ_j ‖W[:, j]‖₂ (one group per unit's incoming weights).
+scikit-learn's ``MLPClassifier(alpha=a)`` trained with adam or sgd on mini-batches of
+b samples is our ``regularizer="l2", alpha=a / b`` (``a / n_samples`` for its lbfgs
+solver, which uses the whole training set as one batch); its ``MLPRegressor(alpha=a)``
+is our ``alpha=2·a / (K·b)`` with K outputs; see ``docs/sklearn.md``.
+
+>>> import numpy as np
+>>> from proxnet.sklearn import MLPClassifier
+>>> X = np.random.default_rng(0).normal(size=(60, 4)); y = np.where(X[:, 0] > 0, "yes", "no")
+>>> clf = MLPClassifier((16,), regularizer="l1", alpha=1e-3, mode="prox",
+...                     learning_rate=1e-2, max_epochs=30, random_state=0).fit(X, y)
+>>> clf.classes_.tolist(), clf.predict(X[:2]).shape, clf.n_iter_
+(['no', 'yes'], (2,), 30)
+"""
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data as _validate_data
+except ImportError:  # pragma: no cover - older scikit-learn
+    def _validate_data(estimator, *args, **kwargs):
+        return estimator._validate_data(*args, **kwargs)
+
+from .backend import resolve_dtype
+from .callbacks import History
+from .layers import ACTIVATIONS, Dense, Dropout
+from .metrics import sparsity_report
+from .model import Sequential
+from .optim import RULES
+from .regularizers import L0, L1, L2, ElasticNet, GroupLasso
+
+__all__ = ["MLPClassifier", "MLPRegressor", "REGULARIZER_NAMES"]
+
+REGULARIZER_NAMES = ("l1", "l2", "elastic_net", "l0", "group_lasso")
+"""Accepted values of ``regularizer`` (besides None)."""
+
+_ACTIVATION_ALIASES = {"logistic": "sigmoid"}  # scikit-learn's name for the sigmoid
+_PREDICT_BATCH = 4096
+
+
+def _check_number(value, name, *, low=None, high=None, low_open=False, high_open=False,
+                  integer=False):
+    """``value`` as a float (or int) after checking type and range; clear ValueError otherwise."""
+    kinds = (numbers.Integral,) if integer else (numbers.Real,)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not np.isfinite(value):
+        raise ValueError(f"{name}: expected a finite {'int' if integer else 'number'}, got {value!r}")
+    bad = ((low is not None and (value <= low if low_open else value < low))
+           or (high is not None and (value >= high if high_open else value > high)))
+    if bad:
+        lo = "" if low is None else f"{'(' if low_open else '['}{low}, "
+        hi = "" if high is None else f"{high}{')' if high_open else ']'}"
+        rng = f"{lo}{hi}" if low is not None and high is not None else (
+            f"{'>' if low_open else '>='} {low}" if low is not None else f"{'<' if high_open else '<='} {high}")
+        raise ValueError(f"{name}: expected a value in {rng}, got {value!r}")
+    return int(value) if integer else float(value)
+
+
+class _BaseMLP(BaseEstimator):
+    """Shared machinery of :class:`MLPClassifier` and :class:`MLPRegressor`."""
+
+    _loss = "mse"
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, regularizer="l2",
+                 alpha=1e-4, l1_ratio=0.5, mode="penalty", regularize_biases=False, dropout=0.0,
+                 optimizer="adam", learning_rate=1e-3, momentum=0.9, batch_size="auto",
+                 max_epochs=200, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=10, tol=1e-4, random_state=None, verbose=False,
+                 dtype="float32", warm_start=False):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.regularizer = regularizer
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.mode = mode
+        self.regularize_biases = regularize_biases
+        self.dropout = dropout
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+        self.dtype = dtype
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------ parameters
+    def _hidden_sizes(self):
+        h = self.hidden_layer_sizes
+        sizes = [h] if isinstance(h, numbers.Integral) else h
+        try:
+            sizes = list(sizes)
+        except TypeError:
+            raise ValueError(f"hidden_layer_sizes: expected an int or a sequence of ints, got {h!r}") from None
+        for s in sizes:
+            if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
+                raise ValueError(f"hidden_layer_sizes: expected positive ints, got {h!r}")
+        return [int(s) for s in sizes]
+
+    def _activation_name(self):
+        name = self.activation
+        if not isinstance(name, str):
+            raise ValueError(f"activation: expected a name, got {name!r}")
+        name = _ACTIVATION_ALIASES.get(name.lower(), name.lower())
+        if name not in ACTIVATIONS:
+            valid = sorted({*ACTIVATIONS, *_ACTIVATION_ALIASES})
+            raise ValueError(f"activation: unknown {self.activation!r}; valid names: {', '.join(valid)}")
+        return name
+
+    def _make_regularizer(self):
+        """The proxnet regularizer for ``regularizer``/``alpha``/``l1_ratio``/``mode``, or None."""
+        if self.mode not in ("penalty", "prox"):
+            raise ValueError(f"mode: expected 'penalty' or 'prox', got {self.mode!r}")
+        alpha = _check_number(self.alpha, "alpha", low=0)
+        kind = self.regularizer
+        if kind is None:
+            return None
+        if kind == "l2":
+            return L2(alpha, mode=self.mode)
+        if kind == "l1":
+            return L1(alpha, mode=self.mode)
+        if kind == "elastic_net":
+            r = _check_number(self.l1_ratio, "l1_ratio", low=0, high=1)
+            return ElasticNet(alpha * r, alpha * (1.0 - r), mode=self.mode)
+        if kind == "l0":
+            if self.mode != "prox":
+                raise ValueError("mode: regularizer='l0' has no gradient and needs mode='prox' "
+                                 f"(hard thresholding), got mode={self.mode!r}")
+            return L0(alpha, mode="prox")
+        if kind == "group_lasso":
+            return GroupLasso(alpha, groups="incoming", mode=self.mode)
+        raise ValueError(f"regularizer: expected None or one of {', '.join(map(repr, REGULARIZER_NAMES))}, "
+                         f"got {kind!r}")
+
+    def _optimizer_spec(self):
+        lr = _check_number(self.learning_rate, "learning_rate", low=0, low_open=True)
+        name = self.optimizer
+        if not isinstance(name, str) or name.lower() not in RULES:
+            raise ValueError(f"optimizer: unknown {name!r}; valid names: {', '.join(sorted(RULES))}")
+        name = name.lower()
+        spec = {"kind": name, "lr": lr}
+        if name in ("sgd", "momentum", "nesterov"):
+            spec["momentum"] = _check_number(self.momentum, "momentum", low=0, high=1, high_open=True)
+            if name == "nesterov" and spec["momentum"] == 0:
+                raise ValueError("momentum: optimizer='nesterov' needs momentum > 0")
+        return spec
+
+    def _check_params(self):
+        """Validate every constructor parameter (scikit-learn validates in fit, not __init__)."""
+        for name in ("early_stopping", "warm_start", "regularize_biases", "verbose"):
+            value = getattr(self, name)
+            if not isinstance(value, (bool, np.bool_)) and not (
+                    name == "verbose" and isinstance(value, numbers.Integral) and value >= 0):
+                raise ValueError(f"{name}: expected True or False, got {value!r}")
+        _check_number(self.dropout, "dropout", low=0, high=1, high_open=True)
+        if not (self.batch_size == "auto" or (isinstance(self.batch_size, numbers.Integral)
+                                              and not isinstance(self.batch_size, bool)
+                                              and self.batch_size >= 1)):
+            raise ValueError(f"batch_size: expected 'auto' or a positive int, got {self.batch_size!r}")
+        _check_number(self.max_epochs, "max_epochs", low=1, integer=True)
+        _check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
+        _check_number(self.tol, "tol", low=0)
+        _check_number(self.validation_fraction, "validation_fraction", low=0, high=1,
+                      low_open=True, high_open=True)
+        try:
+            resolve_dtype(self.dtype)
+        except ValueError:
+            raise ValueError(f"dtype: expected 'float32' or 'float64', got {self.dtype!r}") from None
+        self._hidden_sizes()
+        self._activation_name()
+        self._make_regularizer()
+        self._optimizer_spec()
+
+    def _architecture(self):
+        """What a warm start cannot change (the layers and the optimizer rule)."""
+        return (tuple(self._hidden_sizes()), self._activation_name(), float(self.dropout),
+                resolve_dtype(self.dtype).name, self._optimizer_spec()["kind"])
+
+    # ------------------------------------------------------------------ the model
+    def _build(self, n_features: int, n_outputs: int) -> Sequential:
+        act_name = self._activation_name()
+        act = ACTIVATIONS.get_item(act_name)
+        init = "he" if act_name in ("relu", "leaky_relu") else "xavier_uniform"
+        sizes = [n_features, *self._hidden_sizes(), n_outputs]
+        layers = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(Dense(a, b, init=init))
+            if i < len(sizes) - 2:
+                layers.append(act())
+                if self.dropout > 0:
+                    layers.append(Dropout(self.dropout))
+        return Sequential(layers, loss=self._loss, optimizer=self._optimizer_spec(),
+                          seed=np.random.default_rng([self._seed, 0]), dtype=self.dtype)
+
+    def _configure(self, model: Sequential) -> None:
+        """Apply the current regularizer, learning rate and momentum to ``model`` (on a warm
+        start these may change between calls; the optimizer state is kept)."""
+        reg = self._make_regularizer()
+        model.weight_regularizer = reg
+        for layer in model.layers:
+            if isinstance(layer, Dense) and layer.bias:
+                layer.set_regularizer("b", reg if self.regularize_biases else None)
+        spec = self._optimizer_spec()
+        model.optimizer.base_lr = spec["lr"]
+        if "momentum" in spec:
+            model.optimizer.hyperparams["momentum"] = spec["momentum"]
+
+    def _dense_layers(self):
+        return [layer for layer in self.model_.layers if isinstance(layer, Dense)]
+
+    def _outputs(self, X) -> np.ndarray:
+        """Raw network outputs (N, K) in inference mode, in batches, in float64.
+
+        The weights (float32 by default) are used as they are, but the arithmetic is
+        float64 (a float64 input promotes every matmul), so that a sample's prediction does
+        not depend on which other samples share its batch: float32 GEMM kernels round
+        differently for different batch shapes (~1e-7), float64 ones ~1e-16.
+        """
+        model = self.model_
+        X = X.astype(np.float64, copy=False)
+        if X.shape[0] <= _PREDICT_BATCH:
+            return model.forward(X, training=False)
+        return np.concatenate([model.forward(X[s:s + _PREDICT_BATCH], training=False)
+                               for s in range(0, X.shape[0], _PREDICT_BATCH)])
+
+    # ------------------------------------------------------------------ training
+    def _validate_train(self, X, y, reset):
+        X, y = _validate_data(self, X, y, reset=reset, dtype=(np.float64, np.float32),
+                              multi_output=self._multi_output, y_numeric=not self._is_clf)
+        return X, y
+
+    def _fit(self, X, y, *, incremental: bool, classes=None):
+        self._check_params()
+        fitted = hasattr(self, "model_")
+        first = not fitted or not (incremental or self.warm_start)
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        X, y = self._validate_train(X, y, reset=first)
+        targets, n_outputs = self._prepare_targets(y, first=first, incremental=incremental,
+                                                   classes=classes)
+        if first:
+            self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            self.model_ = self._build(X.shape[1], n_outputs)
+            self._arch = self._architecture()
+            self.loss_curve_ = []
+            self.validation_scores_ = [] if self.early_stopping else None
+            self.history_ = History()
+        elif self._architecture() != self._arch:
+            raise ValueError(
+                "warm_start/partial_fit: hidden_layer_sizes, activation, dropout, dtype or "
+                "optimizer changed since the last fit (they fix the network); set "
+                "warm_start=False to train a new one")
+        model = self.model_
+        self._configure(model)
+        X = X.astype(model.dtype, copy=False)
+        if self._is_clf:
+            targets = targets.astype(np.intp, copy=False)
+        else:
+            targets = targets.astype(model.dtype, copy=False)
+
+        if self.early_stopping and not incremental:
+            X, X_val, targets, y_val = self._split(X, targets)
+            if X_val.shape[0] < 2:
+                raise ValueError("validation_fraction: the validation set has fewer than 2 "
+                                 "samples; increase validation_fraction or the data")
+            if self.validation_scores_ is None:
+                self.validation_scores_ = []
+        n = X.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn(f"batch_size={self.batch_size} is larger than the {n} training "
+                              "samples; using full batches", UserWarning, stacklevel=3)
+            batch_size = min(int(self.batch_size), n)
+
+        epochs = 1 if incremental else int(self.max_epochs)
+        best_loss, best_score, best_params, no_improve = np.inf, -np.inf, None, 0
+        self.n_iter_ = 0
+        converged = incremental
+        for _ in range(epochs):
+            epoch = getattr(model, "_epochs_done", 0)
+            # One fit call per epoch, seeded by (seed, global epoch): shuffling and dropout
+            # masks depend only on the epoch number, so warm starts and partial_fit calls
+            # continue exactly where an uninterrupted run would be.
+            hist = model.fit(X, targets, epochs=1, batch_size=batch_size, shuffle=True,
+                             seed=np.random.default_rng([self._seed, 1, epoch]), verbose=False,
+                             eval_train=False, track_grad_norms=False, track_sparsity=False)
+            logs = hist.last()
+            loss = float(logs["loss"])
+            self.n_iter_ += 1
+            self.loss_curve_.append(loss)
+            msg = f"Iteration {self.n_iter_}, loss = {loss:.8f}"
+            if incremental:
+                self.history_.append(logs)
+                if self.verbose:
+                    print(msg)
+                break
+            if self.early_stopping:
+                score = self._val_score(X_val, y_val)
+                logs["val_score"] = score
+                self.validation_scores_.append(score)
+                msg += f", validation score = {score:.6f}"
+                no_improve = no_improve + 1 if score < best_score + self.tol else 0
+                if score > best_score:
+                    best_score = score
+                    best_params = {k: v.copy() for k, v in model.named_parameters()}
+            else:
+                no_improve = no_improve + 1 if loss > best_loss - self.tol else 0
+                best_loss = min(best_loss, loss)
+            self.history_.append(logs)
+            if self.verbose:
+                print(msg)
+            if no_improve > self.n_iter_no_change:
+                converged = True
+                if self.verbose:
+                    print(f"{'Validation score' if self.early_stopping else 'Training loss'} did not "
+                          f"improve more than tol={self.tol} for {self.n_iter_no_change} "
+                          "consecutive epochs. Stopping.")
+                break
+        if self.early_stopping and not incremental:
+            self.best_validation_score_ = best_score
+            self.best_loss_ = None
+            if best_params is not None:
+                model.set_parameters(best_params)
+        elif not incremental:
+            self.best_loss_ = best_loss
+            self.best_validation_score_ = None
+        if not converged:
+            warnings.warn(f"max_epochs={self.max_epochs} reached and the training "
+                          f"{'validation score' if self.early_stopping else 'loss'} has not "
+                          "stopped improving", ConvergenceWarning, stacklevel=3)
+        self._set_fitted_attributes()
+        return self
+
+    def _split(self, X, targets):
+        """Hold out ``validation_fraction`` (stratified for classifiers where every class
+        can be represented in both parts, otherwise a plain random split)."""
+        kw = dict(test_size=self.validation_fraction, random_state=self._seed)
+        if self._is_clf:
+            counts = np.bincount(targets)
+            n_val = int(np.ceil(self.validation_fraction * len(targets)))
+            k = np.count_nonzero(counts)
+            if counts[counts > 0].min() >= 2 and k <= n_val <= len(targets) - k:
+                return train_test_split(X, targets, stratify=targets, **kw)
+        return train_test_split(X, targets, **kw)
+
+    def _set_fitted_attributes(self):
+        dense = self._dense_layers()
+        self.coefs_ = [layer.params["W"] for layer in dense]
+        self.intercepts_ = [layer.params["b"] for layer in dense]
+        self.n_layers_ = len(dense) + 1
+        self.sparsity_report_ = sparsity_report(self.model_)
+        self.sparsity_ = float(self.sparsity_report_["zeros/total"])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+    def __repr__(self, N_CHAR_MAX=700):
+        return super().__repr__(N_CHAR_MAX=N_CHAR_MAX)
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier trained by proxnet (softmax cross-entropy).
+
+    Any class labels (ints, strings, ...), binary or multiclass: the output layer has one
+    unit per class (two for binary problems) and a fused softmax + cross-entropy loss.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int, default=(100,)
+        Units of each hidden layer (``()`` gives a linear softmax model).
+    activation : str, default="relu"
+        Hidden activation, a name of :data:`proxnet.layers.ACTIVATIONS` ("relu", "tanh",
+        "sigmoid", "leaky_relu", "identity"); scikit-learn's "logistic" means "sigmoid".
+        Weights start from He-normal for relu/leaky_relu, Glorot-uniform otherwise;
+        biases start at 0.
+    regularizer : None, "l1", "l2", "elastic_net", "l0" or "group_lasso", default="l2"
+        Applied to the weights of every layer (output layer included). None: no
+        regularization (``alpha``, ``l1_ratio`` and ``mode`` are then unused).
+    alpha : float, default=1e-4
+        Strength λ in proxnet's scaling: g(W) is added to the batch-mean loss, not divided
+        by the number of samples. "l2": ½·λ·‖W‖²; "l1": λ·‖W‖₁; "elastic_net":
+        λ·r·‖W‖₁ + ½·λ·(1 − r)·‖W‖² with r = ``l1_ratio``; "l0": λ·‖W‖₀; "group_lasso":
+        λ·Σ_j ‖W[:, j]‖₂ over units. scikit-learn's ``alpha=a`` with mini-batches of b
+        samples is ``regularizer="l2", alpha=a / b`` here (see docs/sklearn.md).
+    l1_ratio : float in [0, 1], default=0.5
+        Share of L1 in the elastic net.
+    mode : "penalty" or "prox", default="penalty"
+        "penalty" adds g to the loss and ∇g to the gradient; "prox" applies
+        ``W ← prox(W, scaling=lr)`` after each optimizer step, which gives exact zeros
+        ("l0" works only as "prox").
+    regularize_biases : bool, default=False
+        Also regularize the biases with the same regularizer (group lasso then acts per
+        entry). scikit-learn never regularizes biases.
+    dropout : float in [0, 1), default=0.0
+        Drop probability of an inverted-dropout layer after each hidden activation.
+    optimizer : str, default="adam"
+        An update rule of :data:`proxnet.optim.RULES`: "adam", "adamw" (with its own
+        decoupled weight decay 0.01), "sgd", "momentum", "nesterov", "rmsprop" (PyTorch
+        conventions). scikit-learn's ``solver="adam"`` is "adam"; its ``solver="sgd"``
+        (Nesterov momentum 0.9, constant rate) is "nesterov".
+    learning_rate : float, default=1e-3
+    momentum : float in [0, 1), default=0.9
+        For "sgd", "momentum" and "nesterov" only; "sgd" with ``momentum > 0`` is
+        heavy-ball momentum (as PyTorch's SGD), ``momentum=0`` plain SGD.
+    batch_size : "auto" or int, default="auto"
+        "auto" is min(200, n_samples); larger ints are clipped to n_samples with a warning.
+    max_epochs : int, default=200
+        Epochs (passes over the training set) per ``fit`` call.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified) and stop when
+        the validation accuracy has not improved by ``tol`` for more than
+        ``n_iter_no_change`` epochs; the weights of the best epoch are restored (the
+        optimizer state is that of the last epoch). Not with ``partial_fit``.
+    validation_fraction : float in (0, 1), default=0.1
+    n_iter_no_change : int, default=10
+    tol : float, default=1e-4
+        Without early stopping, training stops when the training loss (``loss_curve_``) has
+        not decreased by ``tol`` for more than ``n_iter_no_change`` epochs, as in
+        scikit-learn; set ``n_iter_no_change >= max_epochs`` to always run ``max_epochs``.
+    random_state : int, RandomState or None, default=None
+        Fixes the initial weights, the shuffling and dropout masks of every epoch, and
+        the validation split.
+    verbose : bool, default=False
+        Print the loss (and validation score) of every epoch.
+    dtype : "float32" or "float64", default="float32"
+        Precision of the weights and of the training arithmetic.
+    warm_start : bool, default=False
+        ``fit`` continues from the current weights **and optimizer state** (Adam moments,
+        momentum buffers, step counts); ``max_epochs`` more epochs. The regularizer,
+        ``alpha``, ``mode`` and ``learning_rate`` may change between calls; the
+        architecture may not.
+
+    Attributes
+    ----------
+    classes_ : ndarray (n_classes,)
+    coefs_ : list of ndarray
+        Weights of each layer, ``coefs_[i]`` of shape (units in layer i, units in layer i+1).
+    intercepts_ : list of ndarray
+        Biases of each layer.
+    loss_curve_ : list of float
+        Training loss (mean data loss over the epoch's batches + regularization) per
+        epoch, across warm starts and ``partial_fit`` calls.
+    validation_scores_ : list of float or None
+        Validation accuracy per epoch with ``early_stopping``, else None.
+    best_loss_, best_validation_score_ : float or None
+    n_iter_ : int
+        Epochs run by the last ``fit`` (1 after ``partial_fit``).
+    n_layers_ : int
+    sparsity_ : float
+        Fraction of exact zeros over all weights (biases excluded).
+    sparsity_report_ : dict
+        :func:`proxnet.metrics.sparsity_report` of the model (zeros per layer, dead units,
+        effective parameter count).
+    model_ : proxnet.Sequential
+        The trained network (its ``optimizer`` holds the optimizer state).
+    history_ : proxnet.History
+        Per-epoch logs of every epoch trained.
+    n_features_in_ : int
+    feature_names_in_ : ndarray, when X had string column names
+    """
+
+    _loss = "softmax_cross_entropy"
+    _is_clf = True
+    _multi_output = False
+
+    def _prepare_targets(self, y, *, first, incremental, classes):
+        check_classification_targets(y)
+        if type_of_target(y) not in ("binary", "multiclass"):
+            raise ValueError(f"y: expected binary or multiclass labels, got {type_of_target(y)!r}")
+        if first:
+            if incremental:
+                if classes is None:
+                    raise ValueError("classes: must be given on the first call to partial_fit "
+                                     "(all the labels that may ever appear)")
+                self.classes_ = np.unique(np.asarray(classes))
+            else:
+                self.classes_ = np.unique(y)
+        elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
+            raise ValueError(f"classes: {np.unique(np.asarray(classes))!r} differs from classes_ "
+                             f"{self.classes_!r} of the earlier fit")
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if unknown.size:
+            raise ValueError(f"y: labels {unknown.tolist()!r} are not among classes_ "
+                             f"{self.classes_.tolist()!r}" + ("" if first else
+                             " of the earlier fit (warm_start/partial_fit keep the classes)"))
+        return np.searchsorted(self.classes_, y), len(self.classes_)
+
+    def _val_score(self, X_val, y_val):
+        return accuracy_score(y_val, self._outputs(X_val).argmax(axis=1))
+
+    def fit(self, X, y):
+        """Train on X (n_samples, n_features) and labels y (n_samples,); returns self."""
+        return self._fit(X, y, incremental=False)
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch on (X, y), continuing the weights and optimizer state.
+
+        ``classes`` (all the labels that may appear) is required on the first call.
+        """
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    def predict_proba(self, X):
+        """Class probabilities (n_samples, n_classes), columns in the order of ``classes_``."""
+        check_is_fitted(self)
+        X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        z = self._outputs(X).astype(np.float64)
+        z -= z.max(axis=1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+        return z
+
+    def predict_log_proba(self, X):
+        """log of :meth:`predict_proba`, computed stably (log-softmax)."""
+        check_is_fitted(self)
+        X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        z = self._outputs(X).astype(np.float64)
+        z -= z.max(axis=1, keepdims=True)
+        z -= np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return z
+
+    def predict(self, X):
+        """Predicted labels (n_samples,), taken from ``classes_``."""
+        check_is_fitted(self)
+        X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        return self.classes_[self._outputs(X).argmax(axis=1)]
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor trained by proxnet (mean squared error, linear output).
+
+    The parameters, the training and the attributes are those of :class:`MLPClassifier`
+    (no ``classes_``), with these differences: y is (n_samples,) or (n_samples, n_outputs);
+    the loss is mean[(ŷ − y)²] over all n·K entries (K outputs; scikit-learn's gradient is
+    that of ½·Σ_k mean_i, so its ``alpha=a`` with batches of b samples is
+    ``alpha=2·a / (K·b)`` here, at K/2 times its learning rate for SGD and momentum, the
+    same rate for Adam); the early-stopping score is R²; ``predict`` returns float64 of
+    the shape of the training y.
+
+    Attributes
+    ----------
+    n_outputs_ : int
+        K, the number of targets per sample; the other attributes are those of
+        :class:`MLPClassifier` except ``classes_``.
+    """
+
+    _loss = "mse"
+    _is_clf = False
+    _multi_output = True
+
+    def _prepare_targets(self, y, *, first, incremental, classes):
+        y = np.asarray(y)
+        y2 = y.reshape(-1, 1) if y.ndim == 1 else y
+        if first:
+            self._y_ndim = y.ndim
+            self.n_outputs_ = y2.shape[1]
+        elif y2.shape[1] != self.n_outputs_:
+            raise ValueError(f"y: expected {self.n_outputs_} output(s) as in the earlier fit, "
+                             f"got {y2.shape[1]}")
+        return y2, y2.shape[1]
+
+    def _val_score(self, X_val, y_val):
+        return r2_score(y_val, self._outputs(X_val))
+
+    def fit(self, X, y):
+        """Train on X (n_samples, n_features) and targets y (n_samples,) or
+        (n_samples, n_outputs); returns self."""
+        return self._fit(X, y, incremental=False)
+
+    def partial_fit(self, X, y):
+        """One epoch on (X, y), continuing the weights and optimizer state."""
+        return self._fit(X, y, incremental=True)
+
+    def predict(self, X):
+        """Predictions, float64, (n_samples,) or (n_samples, n_outputs) like the training y."""
+        check_is_fitted(self)
+        X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        out = self._outputs(X).astype(np.float64)
+        return out.ravel() if self._y_ndim == 1 else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
