@@ -70,14 +70,18 @@ def compact(model):
         drop = dead | unused
         if not drop.any() or drop.all():
             continue
-        if b is not None and (dead & ~unused).any():
+        fold = dead & ~unused
+        if fold.any():
+            # A dead unit outputs the constant a(b_j) (a(0) without a bias: 0.5 for a sigmoid).
             const = np.zeros((1, W.shape[1]), dtype=W.dtype)
-            const[0] = b
+            if b is not None:
+                const[0] = b
             const = _between(layers, i, k, const)[0]
-            fold = dead & ~unused
-            if "b" not in nxt.params:
-                raise ValueError(f"layer {k}: cannot fold dead units of layer {i} into a Dense without bias")
-            nxt.params["b"] = nxt.params["b"] + const[fold] @ nxt.params["W"][fold]
+            shift = const[fold] @ nxt.params["W"][fold]
+            if np.any(shift != 0):
+                if "b" not in nxt.params:
+                    raise ValueError(f"layer {k}: cannot fold dead units of layer {i} into a Dense without bias")
+                nxt.params["b"] = nxt.params["b"] + shift
         keep = ~drop
         layer.params["W"] = np.ascontiguousarray(W[:, keep])
         if b is not None:

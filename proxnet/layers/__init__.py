@@ -5,14 +5,17 @@
 from ..registry import Registry
 from .activations import ACTIVATIONS, Identity, LeakyReLU, ReLU, Sigmoid, Tanh
 from .base import Layer
+from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout
 from .initializers import INITIALIZERS
+from .pool import AvgPool2D, MaxPool2D
 from .reshape import Flatten
 
 LAYERS = Registry("layer")
-for _cls in (Dense, ReLU, LeakyReLU, Sigmoid, Tanh, Identity, Dropout, Flatten):
+for _cls in (Dense, ReLU, LeakyReLU, Sigmoid, Tanh, Identity, Dropout, Flatten, Conv2D, MaxPool2D,
+             AvgPool2D):
     LAYERS.register(_cls.__name__, _cls)
 
 __all__ = ["Layer", "Dense", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Identity", "Dropout",
-           "Flatten", "ACTIVATIONS", "INITIALIZERS", "LAYERS"]
+           "Flatten", "Conv2D", "MaxPool2D", "AvgPool2D", "ACTIVATIONS", "INITIALIZERS", "LAYERS"]

@@ -1,0 +1,165 @@
+"""2-D convolution layer (NCHW)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import as_generator, resolve_dtype
+from ..functional.conv import _pair, conv2d_backward, conv2d_forward, conv_output_size
+from .base import Layer
+from .initializers import initialize
+
+
+def _plain(pair):
+    """(a, a) -> a and (a, b) -> [a, b]: the JSON form of a size given as an int or a pair."""
+    return pair[0] if pair[0] == pair[1] else [pair[0], pair[1]]
+
+
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation, like ``torch.nn.Conv2d``) over NCHW images.
+
+    out[n, f] = b[f] + Σ_c W[f, c] ⋆ xpad[n, c], computed by im2col on strided views and one
+    matrix product (see :mod:`proxnet.functional.conv`).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        C and F: input (N, C, H, W), weight W (F, C, kh, kw), bias b (F,),
+        output (N, F, OH, OW) with OH = (H + 2·ph − kh) // sh + 1 (OW likewise).
+    kernel_size : int or (int, int)
+        (kh, kw).
+    stride : int or (int, int)
+        (sh, sw), default 1.
+    padding : int or (int, int)
+        Zeros added on each side, (ph, pw), default 0.
+    bias : bool
+        Whether the layer has a bias (initialized to zero).
+    init : str or dict
+        Weight initializer (see :mod:`proxnet.layers.initializers`), default ``"he"`` with
+        fan_in = C·kh·kw and fan_out = F·kh·kw.
+    weight_regularizer, bias_regularizer : Regularizer, dict or None
+        Per-layer regularizers. Group regularizers (group lasso, max-norm) group each filter
+        W[f] (``unit_axes = {"W": (0, 1)}``): zeroing a group removes an output channel.
+    seed : int, Generator or None
+        Initialization randomness.
+    dtype : float32 (default) or float64
+    """
+
+    weight_names = ("W",)
+    unit_axes = {"W": (0, 1)}
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0,
+                 bias: bool = True, init="he", weight_regularizer=None, bias_regularizer=None,
+                 seed=None, dtype=None):
+        super().__init__()
+        for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name}: expected a positive int, got {v!r}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = _pair(stride, "stride")
+        self.padding = _pair(padding, "padding")
+        if min(self.kernel_size) < 1:
+            raise ValueError(f"kernel_size: expected positive sizes, got {kernel_size!r}")
+        if min(self.stride) < 1:
+            raise ValueError(f"stride: expected positive steps, got {stride!r}")
+        if min(self.padding) < 0:
+            raise ValueError(f"padding: expected sizes >= 0, got {padding!r}")
+        self.init, self.bias = init, bool(bias)
+        self.dtype = resolve_dtype(dtype)
+        self.reset_parameters(as_generator(seed))
+        self.set_regularizer("W", weight_regularizer)
+        if self.bias:
+            self.set_regularizer("b", bias_regularizer)
+        elif bias_regularizer is not None:
+            raise ValueError("bias_regularizer: the layer has bias=False")
+        self._cache = None
+        self._workspace: dict = {}
+
+    def reset_parameters(self, rng):
+        F, C = self.out_channels, self.in_channels
+        kh, kw = self.kernel_size
+        self.params["W"] = initialize(self.init, (F, C, kh, kw), C * kh * kw, F * kh * kw, rng, self.dtype)
+        if self.bias:
+            self.params["b"] = np.zeros(F, dtype=self.dtype)
+        self.zero_grads()
+
+    def output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 3 or input_shape[0] != self.in_channels:
+            hint = " (images must be NCHW: load them with flatten=False)" if len(input_shape) == 1 else ""
+            raise ValueError(f"Conv2D input: expected a sample shape ({self.in_channels}, H, W), "
+                             f"got {input_shape}{hint}")
+        _, H, W = input_shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        OH, OW = conv_output_size(H, kh, sh, ph), conv_output_size(W, kw, sw, pw)
+        if OH < 1 or OW < 1:
+            raise ValueError(f"Conv2D input: a {H}×{W} image with padding {self.padding} is smaller "
+                             f"than the {kh}×{kw} kernel")
+        return (self.out_channels, OH, OW)
+
+    # Inference runs in chunks of samples so that ``cols`` stays below this many bytes
+    # (a 10,000-image evaluation of LeNet-5 would otherwise build a ~1 GB im2col matrix).
+    inference_bytes = 32 * 2**20
+
+    def forward(self, x, *, training=False):
+        """x (N, C, H, W) -> (N, F, OH, OW).
+
+        In training, scratch buffers are kept between calls (``_workspace``). At inference
+        the batch is processed in chunks whose im2col matrix stays below
+        :attr:`inference_bytes`; ``backward`` then works only if the batch fit one chunk.
+        """
+        x = np.asarray(x)
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            hint = " (images must be NCHW: load them with flatten=False)" if x.ndim == 2 else ""
+            raise ValueError(f"Conv2D input: expected shape (N, {self.in_channels}, H, W), "
+                             f"got {x.shape}{hint}")
+        _, OH, OW = self.output_shape(x.shape[1:])
+        W, b = self.params["W"], self.params.get("b")
+        if x.dtype != W.dtype:
+            x = x.astype(W.dtype)
+        if training:
+            out, self._cache = conv2d_forward(x, W, b, self.stride, self.padding,
+                                              workspace=self._workspace)
+            return out
+        N = x.shape[0]
+        kh, kw = self.kernel_size
+        cols_per_sample = self.in_channels * kh * kw * OH * (x.shape[3] + 2 * self.padding[1])
+        chunk = max(1, self.inference_bytes // (cols_per_sample * W.itemsize))
+        if N <= chunk:
+            out, self._cache = conv2d_forward(x, W, b, self.stride, self.padding)
+            return out
+        self._cache = None
+        out = np.empty((N, self.out_channels, OH, OW), W.dtype)
+        for s in range(0, N, chunk):
+            out[s:s + chunk] = conv2d_forward(x[s:s + chunk], W, b, self.stride, self.padding)[0]
+        return out
+
+    def backward(self, dout):
+        if self._cache is None:
+            raise RuntimeError("Conv2D.backward needs a forward pass first (with training=True "
+                               "for a batch too large for one inference chunk)")
+        g = self._cache[2]
+        expected = (g["N"], self.out_channels, g["OH"], g["OW"])
+        if dout.shape != expected:
+            raise ValueError(f"Conv2D backward: expected dout of shape {expected}, got {dout.shape}")
+        dx, dW, db = conv2d_backward(dout, self._cache, need_dx=self.input_grad)
+        self.grads["W"] = dW
+        if self.bias:
+            self.grads["b"] = db
+        return dx
+
+    def astype(self, dtype):
+        self._workspace, self._cache = {}, None
+        return super().astype(dtype)
+
+    def __getstate__(self):
+        # Copies and pickles leave the scratch buffers (and the cache that points into them)
+        # behind: they are large and rebuilt by the next forward.
+        state = self.__dict__.copy()
+        state["_workspace"], state["_cache"] = {}, None
+        return state
+
+    def get_config(self):
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": _plain(self.kernel_size), "stride": _plain(self.stride),
+                "padding": _plain(self.padding), "bias": self.bias, "init": self.init}
