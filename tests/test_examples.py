@@ -17,3 +17,13 @@ def test_sparsity_example_short(mnist_dir, capsys):
     prox = next(r for r in rows if r["method"] == "prox-l1")
     assert prox["zeros_first"] > 0  # exact zeros after only two epochs
     assert "λ(L1, all weights) = 0.28" in capsys.readouterr().out
+
+
+def test_lenet5_example_short(mnist_dir, capsys):
+    res = runpy.run_path(str(REPO / "examples" / "lenet5_mnist.py"), run_name="example")["main"](
+        ["--epochs", "1", "--limit", "2000"])
+    assert len(res["history"]["epoch"]) == 1
+    assert res["test_accuracy"] > 0.5            # 2,000 images, one epoch: well above chance
+    out = capsys.readouterr().out
+    assert "LeNet-5 (classic, 61,706 parameters) on 2,000 MNIST images" in out
+    assert "test accuracy" in out
