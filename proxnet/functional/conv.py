@@ -1,4 +1,4 @@
-"""2-D convolution kernel (cross-correlation, as in PyTorch), NCHW, by im2col + one matmul.
+"""2-D convolution kernel (cross-correlation, as in PyTorch), NCHW, by im2col + matmul.
 
 Shapes
 ------
@@ -13,37 +13,49 @@ How it is computed
 ------------------
 The padded input lives in a flat buffer ``xpad`` (N·C·Hp·Wp values plus a short zero tail).
 For every kernel offset (i, j) the values the filters meet are one *strided view* of that
-buffer, so the im2col matrix ``cols`` of shape (C·kh·kw, N·T) is filled by a single copy of a
-6-D ``as_strided`` view; the forward pass is then ONE matrix product ``W (F, C·kh·kw) @ cols``.
+buffer, so the im2col matrix ``cols`` of shape (C·kh·kw, n·T) for n samples is filled by a
+single copy of a 6-D strided view (C, kh, kw, n, OH, Tw), and the forward pass is
+one matrix product ``W (F, C·kh·kw) @ cols``.
 
-With a horizontal stride of 1 the columns are "wide": each output row is computed for all
-Wp positions of the padded row (T = OH·Wp instead of OH·OW). The extra Wp − OW columns are
+*Wide rows.* With a horizontal stride of 1 each output row is computed for all Tw = Wp
+positions of the padded row instead of the OW valid ones. The extra Wp − OW columns are
 garbage and are cropped away, but in exchange (with a vertical stride of 1 too) each (c, n)
-slice of ``cols`` is ONE contiguous run of the input buffer: the copy, the upstream-gradient
-scatter and col2im all move long contiguous runs instead of rows of OW values, which is what
-makes NumPy fast here (NumPy pays a fixed cost per innermost run, so run length matters more
-than the extra Wp − OW columns). Other strides use exact columns (T = OH·OW).
+slice of ``cols`` is ONE contiguous run of the input buffer. NumPy pays a fixed cost per
+innermost run it moves, so long runs matter more than the few extra columns. Other
+horizontal strides use exact columns (Tw = OW).
 
-Backward:
+*Chunks of samples.* ``cols`` is C·kh·kw times larger than the input. Instead of one
+matrix for the whole batch, the batch is cut into chunks of samples whose ``cols`` stays
+under ``chunk_bytes`` (default :data:`CHUNK_BYTES`, about the size of a core's cache), and
+one chunk is formed, multiplied and dropped at a time. The buffers stay in cache, which
+made a LeNet-5 training step 10–15% faster than one batch-wide ``cols`` on the development
+machine; memory drops as well. The forward pass keeps only the padded input; the backward pass forms each chunk's
+``cols`` again (a cheap copy of cached data) instead of storing it.
 
-- ``dW = dout (F, N·T) @ cols.T`` (one matmul; the garbage columns of dout are zero);
+Backward, per chunk:
+
+- ``dW += dout (F, n·T) @ cols.T`` (one matmul; the garbage columns of dout are zero);
 - ``db = dout.sum over (N, OH, OW)``;
 - ``dcols = W.T @ dout`` (one matmul), then col2im by kernel offsets: a strided in-place add
-  of a whole (C, N, OH, Tw) block per offset (within one offset no two entries hit the same
+  of a whole (C, n, OH, Tw) block per offset (within one offset no two entries hit the same
   pixel), never ``np.add.at`` and never a loop over pixels. In wide mode a horizontal offset
   j is only a shift by j of each channel's flat row of ``dcols`` (what wraps around falls in
-  the zero garbage columns), so the kw offsets of a kernel row are first summed by
-  contiguous shifted adds and only kh block adds touch the image.
+  the zero garbage columns), so the kw offsets of every kernel row are first summed by one
+  reduction over a strided view, and only kh block adds touch the image.
 
-Scratch buffers (padded input, ``cols``, the matmul outputs) may be reused between calls
-through an optional ``workspace`` dict (the layer keeps one for training): results never
-depend on it, but the cache of a call stays valid only until the next forward that shares
-the same workspace. Returned arrays (``out``, ``dx``, ``dW``, ``db``) are always new.
+Scratch buffers may be reused between calls through an optional ``workspace`` dict (the
+layer keeps one for training). Results never depend on it, but the cache of a call stays
+valid only until the next forward that shares the same workspace. Returned arrays
+(``out``, ``dx``, ``dW``, ``db``) are always new.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
+
+CHUNK_BYTES = 3 * 2**19
+"""Default size limit (1.5 MiB) of one chunk's im2col matrix (at least one sample)."""
 
 
 def _pair(v, name):
@@ -61,25 +73,19 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def _buffer(workspace, key, shape, dtype, tag=None):
-    """A scratch array from ``workspace`` (reused when shape, dtype and ``tag`` match) or a
-    new, uninitialized one; ``fresh`` tells which, so that callers can zero what needs it.
-
-    Returns ``(array, fresh)``.
-    """
-    if workspace is not None:
-        entry = workspace.get(key)
-        if entry is not None:
-            buf, old_tag = entry
-            if buf.shape == shape and buf.dtype == dtype and old_tag == tag:
-                return buf, False
-    buf = np.empty(shape, dtype)
-    if workspace is not None:
-        workspace[key] = (buf, tag)
-    return buf, True
+def _scratch(workspace, key, shape, dtype):
+    """Uninitialized scratch of ``shape``: a prefix of a flat buffer kept in ``workspace``
+    (grown when too small), so chunks of different sizes share one buffer."""
+    size = math.prod(shape)
+    buf = None if workspace is None else workspace.get(key)
+    if buf is None or buf.dtype != dtype or buf.size < size:
+        buf = np.empty(size, dtype)
+        if workspace is not None:
+            workspace[key] = buf
+    return buf[:size].reshape(shape)
 
 
-def _geometry(xshape, wshape, stride, padding):
+def _geometry(xshape, wshape, stride, padding, chunk_bytes, itemsize):
     N, C, H, W_ = xshape
     F, _, kh, kw = wshape
     sh, sw = stride
@@ -88,25 +94,50 @@ def _geometry(xshape, wshape, stride, padding):
     OH, OW = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
     wide = sw == 1
     Tw = Wp if wide else OW          # columns computed per output row (wide: garbage included)
+    per_sample = C * kh * kw * OH * Tw * itemsize
+    n_chunks = -(-N * per_sample // max(1, chunk_bytes))
+    chunk = -(-N // max(1, min(N, n_chunks)))   # balanced chunks, at least one sample each
     return dict(N=N, C=C, H=H, W=W_, F=F, kh=kh, kw=kw, sh=sh, sw=sw, ph=ph, pw=pw,
-                Hp=Hp, Wp=Wp, OH=OH, OW=OW, Tw=Tw, T=OH * Tw, wide=wide, tail=kw)
+                Hp=Hp, Wp=Wp, OH=OH, OW=OW, Tw=Tw, T=OH * Tw, wide=wide, tail=kw, chunk=chunk)
 
 
-def _offset_view(flat, g, writeable=False):
-    """Strided view of the flat padded buffer, shape (C, kh, kw, N, OH, Tw), element
-    [c, i, j, n, r, q] = xpad[n, c, sh·r + i, sw·q + j] (garbage beyond OW in wide mode).
+def _offset_view(flat, g, n0, n1, writeable=False):
+    """Strided view of samples n0:n1 of the flat padded buffer, shape (C, kh, kw, n, OH, Tw),
+    element [c, i, j, n, r, q] = xpad[n0 + n, c, sh·r + i, sw·q + j] (garbage beyond OW in
+    wide mode: those read at most kw − 1 values past the chunk, into the next sample or the
+    buffer's zero tail).
 
-    Different offsets (i, j) overlap in memory; one offset's (C, N, OH, Tw) block does not.
+    Different offsets (i, j) overlap in memory; one offset's (C, n, OH, Tw) block does not.
     """
     s = flat.itemsize
     HWp, Wp = g["Hp"] * g["Wp"], g["Wp"]
-    shape = (g["C"], g["kh"], g["kw"], g["N"], g["OH"], g["Tw"])
+    shape = (g["C"], g["kh"], g["kw"], n1 - n0, g["OH"], g["Tw"])
     strides = (HWp * s, Wp * s, s, g["C"] * HWp * s, g["sh"] * Wp * s, g["sw"] * s)
-    return as_strided(flat, shape=shape, strides=strides, writeable=writeable)
+    return _strided(flat, n0 * g["C"] * HWp, shape, strides, writeable)
+
+
+def _strided(flat, start, shape, strides, writeable):
+    """View of the contiguous array ``flat`` from element ``start`` with byte ``strides``,
+    like ``numpy.lib.stride_tricks.as_strided`` (which costs ~10 µs a call, this ~2 µs)."""
+    view = np.ndarray(shape, flat.dtype, buffer=flat, offset=start * flat.itemsize, strides=strides)
+    view.flags.writeable = writeable
+    return view
+
+
+def _chunks(g):
+    N, step = g["N"], g["chunk"]
+    return [(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
+
+
+def _im2col(flat, g, n0, n1, workspace):
+    """``cols`` (C·kh·kw, n·T) of samples n0:n1, one copy of the strided view."""
+    cols = _scratch(workspace, "cols", (g["C"], g["kh"], g["kw"], n1 - n0, g["OH"], g["Tw"]), flat.dtype)
+    np.copyto(cols, _offset_view(flat, g, n0, n1))
+    return cols.reshape(g["C"] * g["kh"] * g["kw"], -1)
 
 
 def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, stride=1, padding=0, *,
-                   workspace: dict | None = None):
+                   workspace: dict | None = None, chunk_bytes: int | None = None):
     """Forward pass of a 2-D convolution.
 
     Parameters
@@ -118,6 +149,8 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, stride=1,
         Step between windows and zeros added on each side, (vertical, horizontal).
     workspace : dict or None
         Scratch buffers reused between calls (see the module docstring).
+    chunk_bytes : int or None
+        Size limit of one chunk's im2col matrix; None: :data:`CHUNK_BYTES`.
 
     Returns
     -------
@@ -132,40 +165,36 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, stride=1,
             conv_output_size(n, k, s, p) for n, k, s, p in zip(x.shape[2:], W.shape[2:], stride, padding)) < 1:
         raise ValueError(f"conv2d: no output for input {x.shape}, kernel {W.shape[2:]}, "
                          f"stride {stride}, padding {padding}")
-    g = _geometry(x.shape, W.shape, stride, padding)
-    N, C, H, W_, F = g["N"], g["C"], g["H"], g["W"], g["F"]
-    ph, pw, Hp, Wp, OH, OW = g["ph"], g["pw"], g["Hp"], g["Wp"], g["OH"], g["OW"]
     dtype = np.result_type(x.dtype, W.dtype)
-    K = C * g["kh"] * g["kw"]
+    g = _geometry(x.shape, W.shape, stride, padding,
+                  CHUNK_BYTES if chunk_bytes is None else int(chunk_bytes), dtype.itemsize)
+    if workspace is None:
+        workspace = {}   # still shared by the chunks of this call and by its backward pass
+    N, C, H, W_, F = g["N"], g["C"], g["H"], g["W"], g["F"]
+    ph, pw, Hp, Wp, OH, OW, Tw = g["ph"], g["pw"], g["Hp"], g["Wp"], g["OH"], g["OW"], g["Tw"]
 
     # Padded input in a flat buffer with a zero tail (wide views read up to kw−1 past the end).
     # The border and the tail are zeroed when the buffer is made; a reused buffer has the same
-    # geometry (the tag), so only its interior is rewritten.
+    # geometry (its tag), so only its interior is rewritten.
     size = N * C * Hp * Wp
-    flat, fresh = _buffer(workspace, "xpad", (size + g["tail"],), dtype, tag=(N, C, H, W_, ph, pw))
-    if fresh:
-        flat.fill(0)
-    xpad = flat[:size].reshape(N, C, Hp, Wp)
-    xpad[:, :, ph:ph + H, pw:pw + W_] = x
+    tag = (N, C, H, W_, ph, pw, dtype)
+    if workspace.get("xpad_tag") != tag:
+        workspace["xpad"], workspace["xpad_tag"] = np.zeros(size + g["tail"], dtype), tag
+    flat = workspace["xpad"]
+    flat[:size].reshape(N, C, Hp, Wp)[:, :, ph:ph + H, pw:pw + W_] = x
 
-    cols, _ = _buffer(workspace, "cols", (C, g["kh"], g["kw"], N, OH, g["Tw"]), dtype)
-    np.copyto(cols, _offset_view(flat, g))
-    cols2d = cols.reshape(K, N * g["T"])
-
-    Wm = W.reshape(F, K)
-    if Wm.dtype != dtype:
-        Wm = Wm.astype(dtype)
-    out_c, _ = _buffer(workspace, "out_c", (F, N * g["T"]), dtype)
-    np.matmul(Wm, cols2d, out=out_c)
-
-    # Crop the garbage columns, go back to NCHW and add the bias in one pass.
-    view = out_c.reshape(F, N, OH, g["Tw"])[..., :OW].transpose(1, 0, 2, 3)
+    Wm = W.reshape(F, -1).astype(dtype, copy=False)
+    bias = None if b is None else b.reshape(F, 1).astype(dtype, copy=False)
     out = np.empty((N, F, OH, OW), dtype)
-    if b is not None:
-        np.add(view, b.reshape(1, F, 1, 1), out=out)
-    else:
-        np.copyto(out, view)
-    return out, (cols2d, Wm, g, workspace)
+    for n0, n1 in _chunks(g):
+        out_c = _scratch(workspace, "out_c", (F, (n1 - n0) * g["T"]), dtype)
+        np.matmul(Wm, _im2col(flat, g, n0, n1, workspace), out=out_c)
+        # Bias on the F contiguous rows, then crop the garbage columns and go back to NCHW
+        # with one copy (a copy pays less per short run than an arithmetic ufunc).
+        if bias is not None:
+            out_c += bias
+        np.copyto(out[n0:n1], out_c.reshape(F, n1 - n0, OH, Tw)[..., :OW].transpose(1, 0, 2, 3))
+    return out, (flat, Wm, g, workspace)
 
 
 def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
@@ -182,55 +211,68 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
     -------
     dx : (N, C, H, W) or None, dW : (F, C, kh, kw), db : (F,)
     """
-    cols2d, Wm, g, workspace = cache
+    flat, Wm, g, workspace = cache
     N, C, H, W_, F = g["N"], g["C"], g["H"], g["W"], g["F"]
     kh, kw, OH, OW, Tw, Hp, Wp = g["kh"], g["kw"], g["OH"], g["OW"], g["Tw"], g["Hp"], g["Wp"]
-    dtype = cols2d.dtype
+    dtype = flat.dtype
 
-    # Upstream gradient as (F, N·T). Its garbage columns (wide mode) are zeroed when the
-    # buffer is made and never written afterwards (a reused buffer has the same OW: the tag).
-    dwide, fresh = _buffer(workspace, "dout_c", (F, N, OH, Tw), dtype, tag=OW)
-    if fresh and Tw != OW:
-        dwide[..., OW:] = 0
-    np.copyto(dwide[..., :OW], dout.transpose(1, 0, 2, 3))
-    d2d = dwide.reshape(F, N * g["T"])
-
-    dW = (d2d @ cols2d.T).reshape(F, C, kh, kw)
-    db = d2d.sum(axis=1)
+    dW = np.zeros((F, C * kh * kw), dtype)
+    db = np.zeros(F, dtype)
+    dflat = np.zeros(N * C * Hp * Wp + g["tail"], dtype) if need_dx else None
+    for n0, n1 in _chunks(g):
+        n = n1 - n0
+        nT = n * g["T"]
+        # Upstream gradient of the chunk as (F, n·T), garbage columns (wide mode) zero.
+        dwide = _scratch(workspace, "dout_c", (F, n, OH, Tw), dtype)
+        np.copyto(dwide[..., :OW], dout[n0:n1].transpose(1, 0, 2, 3))
+        if Tw != OW:
+            dwide[..., OW:] = 0
+        d2d = dwide.reshape(F, nT)
+        dW += d2d @ _im2col(flat, g, n0, n1, workspace).T
+        db += d2d.sum(axis=1)
+        if need_dx:
+            dcols = _scratch(workspace, "dcols", (C * kh * kw, nT), dtype)
+            np.matmul(Wm.T, d2d, out=dcols)
+            _col2im(dcols, dflat, g, n0, n1, workspace)
+    dW = dW.reshape(F, C, kh, kw)
     if not need_dx:
         return None, dW, db
+    dxpad = dflat[:N * C * Hp * Wp].reshape(N, C, Hp, Wp)
+    ph, pw = g["ph"], g["pw"]
+    if ph == 0 and pw == 0:
+        return dxpad, dW, db
+    return np.ascontiguousarray(dxpad[:, :, ph:ph + H, pw:pw + W_]), dW, db
 
-    dcols, _ = _buffer(workspace, "dcols", (C * kh * kw, N * g["T"]), dtype)
-    np.matmul(Wm.T, d2d, out=dcols)
 
-    # col2im by offsets into a zeroed flat padded buffer. Within one offset's (C, N, OH, Tw)
-    # block no two entries share a pixel, so each block is one in-place strided add.
-    dflat = np.zeros(N * C * Hp * Wp + g["tail"], dtype)
-    blocks = _offset_view(dflat, g, writeable=True)
-    if g["wide"]:
-        # Wide rows make a horizontal offset j a plain shift by j along each channel's flat
-        # N·T row of dcols (what wraps around lands in garbage columns, which are zero).
-        # So the kw offsets of kernel row i are summed with contiguous shifted adds first,
-        # and only kh strided block adds touch the image: kh·C·N runs instead of kh·kw·C·N.
-        NT = N * g["T"]
-        d4 = dcols.reshape(C, kh, kw, NT)
-        rowsum, _ = _buffer(workspace, "rowsum", (C, NT), dtype)
-        for i in range(kh):
-            np.copyto(rowsum, d4[:, i, 0])
-            for j in range(1, kw):
-                rowsum[:, j:] += d4[:, i, j, :NT - j]
-            blk = blocks[:, i, 0]
-            blk += rowsum.reshape(C, N, OH, Tw)
-    else:
-        dcols6 = dcols.reshape(C, kh, kw, N, OH, Tw)
+def _col2im(dcols, dflat, g, n0, n1, workspace):
+    """Add ``dcols`` (C·kh·kw, n·T) of samples n0:n1 into the zeroed padded buffer ``dflat``.
+
+    Within one offset's (C, n, OH, Tw) block no two entries share a pixel, so each block is
+    one in-place strided add; chunks cover disjoint samples.
+    """
+    C, kh, kw, OH, Tw = g["C"], g["kh"], g["kw"], g["OH"], g["Tw"]
+    n = n1 - n0
+    blocks = _offset_view(dflat, g, n0, n1, writeable=True)
+    if not g["wide"]:
+        dcols6 = dcols.reshape(C, kh, kw, n, OH, Tw)
         for i in range(kh):
             for j in range(kw):
                 blk = blocks[:, i, j]
                 blk += dcols6[:, i, j]
-    dxpad = dflat[:N * C * Hp * Wp].reshape(N, C, Hp, Wp)
-    ph, pw = g["ph"], g["pw"]
-    if ph == 0 and pw == 0:
-        dx = dxpad
-    else:
-        dx = np.ascontiguousarray(dxpad[:, :, ph:ph + H, pw:pw + W_])
-    return dx, dW, db
+        return
+    # Wide rows make a horizontal offset j a plain shift by j along each channel's flat n·T
+    # row of dcols: what wraps around lands in garbage columns, which are zero. So for every
+    # kernel row i the kw offsets are summed first, in ONE reduction over a strided view
+    # whose element [c, i, j, p] is dcols[c, i, j, p − j] (for p < j it reads the zero tail
+    # of the previous offset's row), and only kh strided block adds touch the image:
+    # kh·C·n runs instead of kh·kw·C·n.
+    nT = dcols.shape[1]
+    d4 = dcols.reshape(C, kh, kw, nT)
+    s = d4.strides
+    shifted = _strided(dcols, 0, d4.shape, (s[0], s[1], s[2] - s[3], s[3]), False)
+    rowsums = _scratch(workspace, "rowsums", (C, kh, nT), dcols.dtype)
+    np.sum(shifted, axis=2, out=rowsums)
+    np.copyto(blocks[:, 0, 0], rowsums[:, 0].reshape(C, n, OH, Tw))  # still zero there: copy
+    for i in range(1, kh):
+        blk = blocks[:, i, 0]
+        blk += rowsums[:, i].reshape(C, n, OH, Tw)

@@ -97,47 +97,25 @@ class Conv2D(Layer):
                              f"than the {kh}×{kw} kernel")
         return (self.out_channels, OH, OW)
 
-    # Inference runs in chunks of samples so that ``cols`` stays below this many bytes
-    # (a 10,000-image evaluation of LeNet-5 would otherwise build a ~1 GB im2col matrix).
-    inference_bytes = 32 * 2**20
-
     def forward(self, x, *, training=False):
-        """x (N, C, H, W) -> (N, F, OH, OW).
-
-        In training, scratch buffers are kept between calls (``_workspace``). At inference
-        the batch is processed in chunks whose im2col matrix stays below
-        :attr:`inference_bytes`; ``backward`` then works only if the batch fit one chunk.
-        """
+        """x (N, C, H, W) -> (N, F, OH, OW). Scratch buffers are kept between training
+        calls (``_workspace``); at inference they last for the call only."""
         x = np.asarray(x)
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             hint = " (images must be NCHW: load them with flatten=False)" if x.ndim == 2 else ""
             raise ValueError(f"Conv2D input: expected shape (N, {self.in_channels}, H, W), "
                              f"got {x.shape}{hint}")
-        _, OH, OW = self.output_shape(x.shape[1:])
-        W, b = self.params["W"], self.params.get("b")
+        self.output_shape(x.shape[1:])
+        W = self.params["W"]
         if x.dtype != W.dtype:
             x = x.astype(W.dtype)
-        if training:
-            out, self._cache = conv2d_forward(x, W, b, self.stride, self.padding,
-                                              workspace=self._workspace)
-            return out
-        N = x.shape[0]
-        kh, kw = self.kernel_size
-        cols_per_sample = self.in_channels * kh * kw * OH * (x.shape[3] + 2 * self.padding[1])
-        chunk = max(1, self.inference_bytes // (cols_per_sample * W.itemsize))
-        if N <= chunk:
-            out, self._cache = conv2d_forward(x, W, b, self.stride, self.padding)
-            return out
-        self._cache = None
-        out = np.empty((N, self.out_channels, OH, OW), W.dtype)
-        for s in range(0, N, chunk):
-            out[s:s + chunk] = conv2d_forward(x[s:s + chunk], W, b, self.stride, self.padding)[0]
+        out, self._cache = conv2d_forward(x, W, self.params.get("b"), self.stride, self.padding,
+                                          workspace=self._workspace if training else None)
         return out
 
     def backward(self, dout):
         if self._cache is None:
-            raise RuntimeError("Conv2D.backward needs a forward pass first (with training=True "
-                               "for a batch too large for one inference chunk)")
+            raise RuntimeError("Conv2D.backward called before forward")
         g = self._cache[2]
         expected = (g["N"], self.out_channels, g["OH"], g["OW"])
         if dout.shape != expected:

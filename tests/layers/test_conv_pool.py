@@ -174,16 +174,37 @@ def test_outputs_are_not_scratch_buffers(rng):
     np.testing.assert_array_equal(dx1, keep_dx)
 
 
-def test_inference_runs_in_chunks(rng):
+@pytest.mark.parametrize("case", CONV_CASES[:4], ids=CONV_IDS[:4])
+@pytest.mark.parametrize("chunk_bytes", [1, 3000, None])
+def test_sample_chunks_match_torch(torch, case, chunk_bytes, rng):
+    """One sample per chunk, a few per chunk, and the default (one chunk here)."""
+    C, F, H, W, k, s, p, bias = case
+    layer = _conv(case)
+    x = rng.normal(size=(5, C, H, W))
+    b = rng.normal(size=F) if bias else None
+    out, cache = conv2d_forward(x, layer.params["W"], b, s, p, chunk_bytes=chunk_bytes)
+    dout = rng.normal(size=out.shape)
+    dx, dW, db = conv2d_backward(dout, cache)
+    if bias:
+        layer.params["b"][...] = b
+    t_out, t_dx, t_dW, t_db = _torch_conv(torch, layer, x, dout)
+    _close(out, t_out)
+    _close(dx, t_dx)
+    _close(dW, t_dW)
+    if bias:
+        _close(db, t_db)
+
+
+def test_inference_forward_matches_training_and_allows_backward(rng):
     layer = Conv2D(3, 4, 3, padding=1, seed=0, dtype="float64")
     x = rng.normal(size=(37, 3, 9, 8))
-    full = layer.forward(x, training=True)
-    layer.inference_bytes = 5000            # a few samples per chunk
-    np.testing.assert_allclose(layer.forward(x, training=False), full, rtol=0, atol=1e-13)
-    with pytest.raises(RuntimeError, match="training=True"):
-        layer.backward(np.ones_like(full))
-    layer.forward(x[:1], training=False)    # one chunk: backward still works
-    assert layer.backward(np.ones((1, 4, 9, 8))).shape == (1, 3, 9, 8)
+    train = layer.forward(x, training=True)
+    dx_train = layer.backward(np.ones_like(train))
+    workspace = dict(layer._workspace)
+    infer = layer.forward(x, training=False)
+    np.testing.assert_array_equal(infer, train)
+    assert layer._workspace.keys() == workspace.keys()         # inference leaves it alone
+    np.testing.assert_array_equal(layer.backward(np.ones_like(infer)), dx_train)
 
 
 def test_copies_leave_scratch_buffers_behind(rng):
