@@ -3,6 +3,8 @@ import copy
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from proxnet.functional.conv import conv2d_backward, conv2d_forward
 from proxnet.functional.pool import (avg_pool2d_backward, avg_pool2d_forward,
@@ -337,3 +339,49 @@ def test_functional_kernels_check_their_arguments():
             fwd(np.ones((1, 1, 2, 5)), 3)
         with pytest.raises(ValueError, match="stride"):
             fwd(np.ones((1, 1, 4, 4)), 2, stride=(1, 1, 1))
+
+
+# -- property test: any geometry, shapes and values agree with torch ------------------------------------
+
+
+@st.composite
+def _geometries(draw):
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    H = draw(st.integers(max(1, kh - 2 * ph), 9))
+    W = draw(st.integers(max(1, kw - 2 * pw), 9))
+    return dict(N=draw(st.integers(1, 4)), C=draw(st.integers(1, 3)), F=draw(st.integers(1, 3)),
+                H=H, W=W, k=(kh, kw), s=(draw(st.integers(1, 3)), draw(st.integers(1, 3))), p=(ph, pw),
+                chunk=draw(st.sampled_from([1, 500, None])), seed=draw(st.integers(0, 2**16)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(geo=_geometries())
+def test_conv_and_pools_agree_with_torch_for_any_geometry(torch, geo):
+    rng = np.random.default_rng(geo["seed"])
+    x = rng.normal(size=(geo["N"], geo["C"], geo["H"], geo["W"]))
+    W = rng.normal(size=(geo["F"], geo["C"]) + geo["k"])
+    b = rng.normal(size=geo["F"])
+    out, cache = conv2d_forward(x, W, b, geo["s"], geo["p"], chunk_bytes=geo["chunk"])
+    layer = Conv2D(geo["C"], geo["F"], geo["k"], stride=geo["s"], padding=geo["p"])
+    assert out.shape == (geo["N"],) + layer.output_shape(x.shape[1:])
+    dout = rng.normal(size=out.shape)
+    dx, dW, db = conv2d_backward(dout, cache)
+    xt, Wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, W, b))
+    ot = torch.nn.functional.conv2d(xt, Wt, bt, stride=geo["s"], padding=geo["p"])
+    ot.backward(torch.tensor(dout))
+    for mine, ref in ((out, ot), (dx, xt.grad), (dW, Wt.grad), (db, bt.grad)):
+        _close(mine, ref.detach().numpy())
+    if geo["H"] >= geo["k"][0] and geo["W"] >= geo["k"][1]:
+        xi = rng.integers(0, 3, size=x.shape).astype(float)      # ties
+        for cls, fn in ((MaxPool2D, torch.nn.functional.max_pool2d), (AvgPool2D, torch.nn.functional.avg_pool2d)):
+            pool = cls(geo["k"], geo["s"])
+            o = pool.forward(xi, training=True)
+            assert o.shape == (geo["N"],) + pool.output_shape(xi.shape[1:])
+            d = rng.normal(size=o.shape)
+            g = pool.backward(d)
+            t = torch.tensor(xi, requires_grad=True)
+            to = fn(t, geo["k"], geo["s"])
+            to.backward(torch.tensor(d))
+            _close(o, to.detach().numpy())
+            _close(g, t.grad.numpy())
