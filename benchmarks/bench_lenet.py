@@ -19,7 +19,8 @@ makes an extra pass over the training set. torch runs the usual
 
 Peak memory is measured for each library in a *separate* subprocess that imports only
 that library, loads the same images, builds the model, then resets the kernel's peak-RSS
-mark (``/proc/self/clear_refs``) and trains ``--memory-steps`` batches. It reports
+mark (``/proc/self/clear_refs``; freed heap memory is first returned to the OS with glibc's
+``malloc_trim``) and trains ``--memory-steps`` batches. It reports
 
 - ``peak RSS``: the process's peak resident memory while training (interpreter, library,
   data and model included), and
@@ -162,6 +163,16 @@ def _status_kib(field):
     raise KeyError(field)
 
 
+def _release_free_heap():
+    """Give freed heap memory back to the OS (glibc ``malloc_trim``), so that the resident
+    memory measured before training counts live data only, not pages freed while loading."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def memory_child(args):
     """Runs in a subprocess: train --memory-steps batches with one library, print JSON."""
     threads = int(args.threads.split(",")[0])
@@ -180,6 +191,7 @@ def memory_child(args):
             Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
             step = lambda: torch_epoch(torch, tmodel, topt, Xt, yt, args.batch)  # noqa: E731
         try:
+            _release_free_heap()
             before = _status_kib("VmRSS")
             with open("/proc/self/clear_refs", "w") as f:
                 f.write("5")                     # reset the peak-RSS mark (VmHWM)
