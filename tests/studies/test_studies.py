@@ -270,7 +270,10 @@ def test_killed_study_resumes_only_missing_trials(tmp_path, how):
     out = tmp_path / "study"
     cmd = [sys.executable, "-m", "proxnet", "study", str(config), "--out", str(out), "--jobs", "1",
            "--no-progress"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT must reach Python even where the test runner was started in the background
+    # (which ignores SIGINT, and an ignored signal stays ignored across exec)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         _wait_done(out, 2, proc)
         proc.send_signal(getattr(signal, how))
