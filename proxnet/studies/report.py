@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .store import STORE_NAME
+
 CLASSIFICATION_METRICS = ("final_test_accuracy", "best_test_accuracy", "gap", "zeros_total")
 REGRESSION_METRICS = ("final_test_mse", "test_sse", "gap", "zeros_total")
 
@@ -48,7 +50,6 @@ METRIC_DESCRIPTIONS = {
     "zeros_total": "fraction of weights that are exactly zero",
 }
 STATS = ("n", "mean", "std", "ci_low", "ci_high")
-STORE_NAME = "study.db"
 
 
 # ---------------------------------------------------------------- reading the store

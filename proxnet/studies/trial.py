@@ -82,12 +82,16 @@ def _regularizer(reg: dict):
 
 
 def build_model(cfg: dict, data, seed: int):
-    """The Sequential of a trial config, for the dataset ``data`` (a Splits)."""
-    from ..architectures import lenet5
+    """The Sequential of a trial config, for the dataset ``data`` (a Splits): the
+    :func:`~proxnet.architectures.mlp` or :func:`~proxnet.architectures.lenet5` of the
+    config, with dropout after each hidden activation of the dense layers and the method's
+    regularizer on the selected weighted layers."""
+    from ..architectures import lenet5, mlp
     from ..layers import ACTIVATIONS, Dense, Dropout, Flatten
     from ..model import Sequential
+    from .config import TrainingSpec
 
-    m, tr = cfg["model"], cfg["training"]
+    m = cfg["model"]
     loss = {"ce": "softmax_cross_entropy", "mse": "mse"}[m["loss"]]
     if data.task == "regression":
         n_out = int(data.y_train.shape[1]) if data.y_train.ndim == 2 else 1
@@ -95,22 +99,17 @@ def build_model(cfg: dict, data, seed: int):
             raise ValueError(f"model.loss: dataset {data.name!r} is a regression problem; use loss = 'mse'")
     else:
         n_out = int(data.n_classes)
-    act = ACTIVATIONS.get_item(m["activation"])
     if m["architecture"] == "lenet5":
         if len(data.input_shape) != 3:
             raise ValueError(f"model.architecture: lenet5 needs NCHW images (dataset option flatten = false), "
                              f"got samples of shape {data.input_shape}")
-        base = lenet5(variant=m["variant"], activation=m["activation"], pooling=m["pooling"],
-                      in_channels=data.input_shape[0], input_size=data.input_shape[1],
-                      n_classes=n_out, dtype=m["dtype"])
-        layers = list(base.layers)
+        layers = lenet5(variant=m["variant"], activation=m["activation"], pooling=m["pooling"],
+                        in_channels=data.input_shape[0], input_size=data.input_shape[1],
+                        n_classes=n_out).layers
     else:
         layers = [Flatten()] if len(data.input_shape) > 1 else []
-        width = int(np.prod(data.input_shape))
-        for h in m["hidden"]:
-            layers += [Dense(width, h, init=m["init"]), act()]
-            width = h
-        layers.append(Dense(width, n_out, init=m["init"] if m["hidden"] else "xavier"))
+        layers += mlp([int(np.prod(data.input_shape)), *m["hidden"], n_out], activation=m["activation"],
+                      init=m["init"]).layers
         if m.get("output_activation", "identity") != "identity":
             layers.append(ACTIVATIONS.get_item(m["output_activation"])())
     rate = cfg.get("dropout") or 0.0
@@ -130,15 +129,7 @@ def build_model(cfg: dict, data, seed: int):
             weighted[i].set_regularizer("W", r)
             if reg.get("include_biases") and "b" in weighted[i].params:
                 weighted[i].set_regularizer("b", r)
-    opt = {"kind": tr["optimizer"], "lr": tr["lr"]}
-    if tr["optimizer"] == "sgd" and (tr.get("momentum") or tr.get("nesterov")):
-        opt.update(momentum=tr["momentum"], nesterov=tr.get("nesterov", False))
-    elif tr["optimizer"] in ("momentum", "nesterov") and tr.get("momentum"):
-        opt["momentum"] = tr["momentum"]
-    if tr.get("schedule"):
-        opt["schedule"] = dict(tr["schedule"])
-    if tr.get("clip_norm"):
-        opt["clip_norm"] = tr["clip_norm"]
+    opt = TrainingSpec.model_validate(cfg["training"]).optimizer_spec()
     return Sequential(layers, loss=loss, optimizer=opt, seed=seed, dtype=m["dtype"])
 
 
