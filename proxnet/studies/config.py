@@ -377,6 +377,6 @@ def load_recipe(name: str) -> StudyConfig:
 def resolve(recipe_or_path: str) -> StudyConfig:
     """A recipe name or the path of a TOML config."""
     p = Path(recipe_or_path)
-    if p.suffix == ".toml" or p.exists():
+    if p.suffix == ".toml" or p.is_file():
         return load_config(p)
     return load_recipe(recipe_or_path)

@@ -90,6 +90,16 @@ def test_toml_errors(tmp_path):
         load_recipe("nope")
 
 
+def test_a_folder_named_like_a_recipe_does_not_shadow_it(tmp_path, monkeypatch):
+    from proxnet.studies.config import resolve
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "digits-quick").mkdir()     # e.g. an earlier study folder
+    assert resolve("digits-quick").name == "digits-quick"
+    (tmp_path / "mine.toml").write_text('name = "x"\n')
+    with pytest.raises(ConfigError, match="mine.toml: invalid study config"):
+        resolve("mine.toml")
+
+
 def test_recipes_are_listed_and_valid():
     assert sorted(list_recipes()) == RECIPES
     for name, line in list_recipes().items():
