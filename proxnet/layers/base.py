@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import resolve_dtype
+from ..backend import as_generator, resolve_dtype
 
 
 class Layer:
@@ -68,6 +68,19 @@ class Layer:
             self.params[k] = np.ascontiguousarray(v, dtype=self.dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         return self
+
+    def _init_weights(self, init, bias, dtype, seed, weight_regularizer, bias_regularizer) -> None:
+        """Shared constructor tail of layers with a weight ``W`` and an optional bias ``b``:
+        store ``init``/``bias``/``dtype``, draw the parameters from ``seed`` and attach the
+        regularizers (a bias regularizer without a bias is an error)."""
+        self.init, self.bias = init, bool(bias)
+        self.dtype = resolve_dtype(dtype)
+        self.reset_parameters(as_generator(seed))
+        self.set_regularizer("W", weight_regularizer)
+        if self.bias:
+            self.set_regularizer("b", bias_regularizer)
+        elif bias_regularizer is not None:
+            raise ValueError("bias_regularizer: the layer has bias=False")
 
     def set_regularizer(self, name: str, reg) -> None:
         """Attach regularizer ``reg`` (or None) to parameter ``name``, bound to its unit axes."""

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import as_generator, resolve_dtype
 from ..functional.conv import _pair, conv2d_backward, conv2d_forward, conv_output_size
 from .base import Layer
 from .initializers import initialize
@@ -64,14 +63,7 @@ class Conv2D(Layer):
             raise ValueError(f"stride: expected positive steps, got {stride!r}")
         if min(self.padding) < 0:
             raise ValueError(f"padding: expected sizes >= 0, got {padding!r}")
-        self.init, self.bias = init, bool(bias)
-        self.dtype = resolve_dtype(dtype)
-        self.reset_parameters(as_generator(seed))
-        self.set_regularizer("W", weight_regularizer)
-        if self.bias:
-            self.set_regularizer("b", bias_regularizer)
-        elif bias_regularizer is not None:
-            raise ValueError("bias_regularizer: the layer has bias=False")
+        self._init_weights(init, bias, dtype, seed, weight_regularizer, bias_regularizer)
         self._cache = None
         self._workspace: dict = {}
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import as_generator, resolve_dtype
 from ..functional.dense import affine_backward, affine_forward
 from ..regularizers import get_regularizer
 from .base import Layer
@@ -38,14 +37,7 @@ class Dense(Layer):
             if not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name}: expected a positive int, got {v!r}")
         self.in_features, self.out_features = int(in_features), int(out_features)
-        self.init, self.bias = init, bool(bias)
-        self.dtype = resolve_dtype(dtype)
-        self.reset_parameters(as_generator(seed))
-        self.set_regularizer("W", weight_regularizer)
-        if self.bias:
-            self.set_regularizer("b", bias_regularizer)
-        elif bias_regularizer is not None:
-            raise ValueError("bias_regularizer: the layer has bias=False")
+        self._init_weights(init, bias, dtype, seed, weight_regularizer, bias_regularizer)
         self._cache = None
 
     def reset_parameters(self, rng):
