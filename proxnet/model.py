@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -21,8 +22,15 @@ from .layers import Layer
 from .losses import get_loss
 from .metrics import accuracy, mean_squared_error, sparsity_report
 from .optim import get_optimizer
+from .parallel import run_shards
 from .regularizers import get_regularizer
 from .validation import check_array, check_labels
+
+
+SHARD_BYTES = 2**21
+"""A training step cuts its batch into *shards* of at most this many bytes of activations
+(2 MiB: the input and every layer's output of the shard's samples), when every layer is
+``shardable``. See :meth:`Sequential.fit`."""
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -243,6 +251,18 @@ class Sequential:
         History (also kept as ``model.history``). On a NaN/inf loss, raises
         :class:`TrainingDivergedError` naming the epoch and step, with the last good weights
         kept in the model.
+
+        Notes
+        -----
+        *Shards and threads.* When every layer is ``shardable`` and a batch's activations
+        exceed :data:`SHARD_BYTES`, each step cuts the batch into an even number of nearly
+        equal shards that fit in a core's cache. Every shard runs forward, loss and backward
+        on its own replica of the layers (sharing the parameters), its loss gradient weighted
+        by its share of the batch, and the shards' gradients are summed in shard order: the
+        gradient of the whole batch's mean loss, up to float rounding. Shards run on
+        :func:`proxnet.parallel.num_threads` threads (the BLAS thread limit, set with
+        ``threadpoolctl.threadpool_limits``), but the cut depends on the batch and the model
+        only, so results are the same bit for bit whatever the number of threads.
         """
         X = self._check_X(X)
         y = self._check_y(y, X)
@@ -280,6 +300,9 @@ class Sequential:
         self.stop_training = False
         self._epochs_planned = epochs
         self.layers[0].input_grad = False
+        per_shard = self._samples_per_shard(X.shape[1:])
+        most = len(self._shard_bounds(min(batch_size, n), per_shard))
+        replicas = [[layer.replica() for layer in self.layers] for _ in range(most)] if most > 1 else []
         start_epoch = getattr(self, "_epochs_done", 0)
         last_good = []
         for cb in callbacks:
@@ -297,15 +320,12 @@ class Sequential:
                     else:
                         idx = order[s:s + batch_size]
                         Xb, yb = X[idx], y[idx]
-                    out = self.forward(Xb, training=True)
-                    data_loss, dout = self._data_loss(out, yb)
+                    data_loss, score = self._forward_backward(Xb, yb, per_shard, replicas, not eval_train)
                     if not np.isfinite(data_loss):
                         for layer, key, value in last_good:
                             layer.params[key] = value
                         raise TrainingDivergedError(epoch, step, data_loss)
-                    if not eval_train:
-                        correct += self._running_score(out, yb)
-                    self.backward(dout)
+                    correct += score
                     if track_grad_norms:
                         for name, layer, key in weights:
                             g = layer.grads[key].ravel()
@@ -341,6 +361,71 @@ class Sequential:
             for cb in callbacks:
                 cb.on_train_end(self)
         return history
+
+    # -- one step's forward and backward, whole or in shards ------------------------------
+    def _samples_per_shard(self, sample_shape) -> int | None:
+        """Most samples in one shard (activations under :data:`SHARD_BYTES`), or None when
+        some layer is not ``shardable``."""
+        if not all(layer.shardable for layer in self.layers):
+            return None
+        shape = tuple(sample_shape)
+        values = math.prod(shape)
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+            values += math.prod(shape)
+        return max(1, SHARD_BYTES // (values * self.dtype.itemsize))
+
+    @staticmethod
+    def _shard_bounds(n: int, per_shard: int | None) -> list[tuple[int, int]]:
+        """[(start, stop)] of the shards of a batch of ``n``: an even number of nearly equal
+        shards (even, so that two threads get the same work), or one when it fits."""
+        count = 1 if per_shard is None else -(-n // per_shard)
+        if count > 1:
+            count = min(n, count + count % 2)
+        size, extra = divmod(n, count)
+        cuts = [0]
+        for i in range(count):
+            cuts.append(cuts[-1] + size + (i < extra))
+        return list(zip(cuts[:-1], cuts[1:]))
+
+    def _pass(self, layers, X, y, weight, score):
+        """Forward, loss and backward of one shard on ``layers`` (the model's or a replica),
+        the loss gradient multiplied by ``weight`` (the shard's share of the batch).
+        Returns (mean data loss of the shard, running score or 0); on a NaN/inf loss, stops
+        before backward."""
+        out = X
+        for layer in layers:
+            out = layer.forward(out, training=True)
+        loss, dout = self._data_loss(out, y)
+        if not np.isfinite(loss):
+            return loss, 0
+        if weight != 1:
+            dout *= dout.dtype.type(weight)
+        for layer in reversed(layers):
+            dout = layer.backward(dout)
+        return loss, (self._running_score(out, y) if score else 0)
+
+    def _forward_backward(self, X, y, per_shard, replicas, score):
+        """Mean data loss of the batch (and the running score if ``score``); fills every
+        layer's grads with the gradient of that loss (see Notes of :meth:`fit`)."""
+        bounds = self._shard_bounds(X.shape[0], per_shard) if replicas else [(0, X.shape[0])]
+        if len(bounds) == 1:
+            return self._pass(self.layers, X, y, 1, score)
+        n = X.shape[0]
+        results = run_shards(lambda i: self._pass(replicas[i], X[bounds[i][0]:bounds[i][1]],
+                                                  y[bounds[i][0]:bounds[i][1]],
+                                                  (bounds[i][1] - bounds[i][0]) / n, score),
+                             len(bounds))
+        loss = sum(r[0] * (b[1] - b[0]) for r, b in zip(results, bounds)) / n
+        if not np.isfinite(loss):
+            return loss, 0
+        for j, layer in enumerate(self.layers):
+            for key in layer.params:
+                total = replicas[0][j].grads[key] + replicas[1][j].grads[key]
+                for shard in replicas[2:len(bounds)]:
+                    total += shard[j].grads[key]
+                layer.grads[key] = total
+        return loss, sum(r[1] for r in results)
 
     def _step(self, param_slots, penalty_slots, prox_slots):
         """One optimizer step on data + penalty gradients, then the prox of prox-mode

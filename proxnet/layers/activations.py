@@ -9,6 +9,7 @@ ACTIVATIONS = Registry("activation")
 
 
 class _Elementwise(Layer):
+    shardable = True   # samples are independent: see Layer.shardable
     _fwd = staticmethod(F.identity_forward)
     _bwd = staticmethod(F.identity_backward)
 

@@ -11,6 +11,8 @@ never discovered with ``hasattr``.
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from ..backend import as_generator, resolve_dtype
@@ -33,7 +35,14 @@ class Layer:
     input_grad : bool
         When False, ``backward`` may skip computing dx and return None (the first layer
         of a model in training needs no input gradient).
+    shardable : bool (class attribute)
+        True when forward and backward treat every sample independently and deterministically
+        and keep nothing between calls but their own caches, so that a batch may be cut into
+        shards run at the same time on :meth:`replica` s (see ``Sequential.fit``). False by
+        default, so a layer written elsewhere is never split without saying it may be.
     """
+
+    shardable: bool = False
 
     weight_names: tuple[str, ...] = ()
     unit_axes: dict[str, tuple[int, int]] = {}
@@ -53,6 +62,14 @@ class Layer:
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def replica(self) -> "Layer":
+        """A shallow copy that shares this layer's ``params`` dict (so it always computes with
+        the current parameters, also after an optimizer step replaces them) but has its own
+        ``grads`` and caches. Training steps run shards of a batch on replicas."""
+        twin = copy.copy(self)
+        twin.grads = {}
+        return twin
 
     # -- helpers shared by all layers -----------------------------------------
     def reset_parameters(self, rng: np.random.Generator) -> None:

@@ -43,6 +43,8 @@ class Conv2D(Layer):
     dtype : float32 (default) or float64
     """
 
+    shardable = True   # samples are independent: see Layer.shardable
+
     weight_names = ("W",)
     unit_axes = {"W": (0, 1)}
 

@@ -27,6 +27,8 @@ class Dense(Layer):
     dtype : float32 (default) or float64
     """
 
+    shardable = True   # samples are independent: see Layer.shardable
+
     weight_names = ("W",)
     unit_axes = {"W": (1, 0)}
 

@@ -11,6 +11,7 @@ from .conv import _plain
 
 
 class _Pool2D(Layer):
+    shardable = True   # samples are independent: see Layer.shardable
     _fwd = staticmethod(max_pool2d_forward)
     _bwd = staticmethod(max_pool2d_backward)
 

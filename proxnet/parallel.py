@@ -1,0 +1,119 @@
+"""Threads for training: how many proxnet uses, and running shards of a batch on them.
+
+proxnet's kernels are NumPy calls, and NumPy releases the GIL inside its loops and matrix
+products, so plain Python threads run them on several cores at once. A training step uses
+them through *shards*: :class:`~proxnet.Sequential` cuts a batch into a few pieces whose
+activations fit in a core's cache, runs forward, loss and backward of every piece on its own
+replica of the layers, and sums the pieces' gradients in a fixed order (see
+``Sequential.fit``). This module only runs such independent pieces of work.
+
+How many threads
+----------------
+As many as the BLAS library (OpenBLAS, MKL, ...) is allowed to use, which is the knob users
+of NumPy already know: ``threadpoolctl.threadpool_limits(n)``, or ``OMP_NUM_THREADS`` /
+``OPENBLAS_NUM_THREADS`` set before Python starts. By default that is every core. While
+shards run on several threads, each thread's matrix products run single-threaded, so the
+cores are not oversubscribed; the limit is restored afterwards.
+
+The number of threads never changes a result: which shards a batch is cut into depends on
+the batch and the model only, and their gradients are summed in shard order whichever
+thread computed them.
+"""
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+_lock = threading.Lock()
+_blas = None        # threadpoolctl controller of the BLAS libraries NumPy loaded
+_executor = None    # worker threads, made on first use
+_executor_size = 0
+
+
+def _blas_controller():
+    global _blas
+    if _blas is None:
+        import numpy  # noqa: F401  (BLAS is found among the loaded libraries)
+        from threadpoolctl import ThreadpoolController
+        _blas = ThreadpoolController().select(user_api="blas")
+    return _blas
+
+
+def num_threads() -> int:
+    """Threads a training step may use: the current BLAS thread limit (1 if NumPy's BLAS
+    cannot be queried)."""
+    counts = [c.num_threads for c in _blas_controller().lib_controllers]
+    counts = [c for c in counts if isinstance(c, int) and c > 0]
+    return max(counts) if counts else 1
+
+
+def _workers(n: int) -> ThreadPoolExecutor:
+    global _executor, _executor_size
+    with _lock:
+        if _executor is None or _executor_size < n:
+            if _executor is not None:
+                _executor.shutdown(wait=False)
+            _executor, _executor_size = ThreadPoolExecutor(n, thread_name_prefix="proxnet"), n
+        return _executor
+
+
+def _forget_workers():
+    # A forked child has none of its parent's threads: it makes its own on first use.
+    global _executor, _executor_size, _lock
+    _executor, _executor_size, _lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)
+
+
+def run_shards(fn, n: int, threads: int | None = None) -> list:
+    """``[fn(0), fn(1), ..., fn(n − 1)]``, computed on up to ``threads`` threads.
+
+    Parameters
+    ----------
+    fn : callable(int) -> object
+        Work on one shard. Calls must be independent of each other (they may run at the
+        same time, in any order). They see the caller's context variables (``np.errstate``).
+    n : int
+        Number of shards.
+    threads : int or None
+        None: :func:`num_threads`. With 1 thread (or 1 shard) everything runs here, in order.
+
+    Returns
+    -------
+    The results in shard order. If a shard raises, the other threads finish their shards
+    first, then one exception is raised (the calling thread's, if it failed).
+    """
+    threads = min(n, num_threads() if threads is None else int(threads))
+    if threads <= 1:
+        return [fn(i) for i in range(n)]
+
+    def group(j):   # shards j, j + threads, ... on one thread
+        return [(i, fn(i)) for i in range(j, n, threads)]
+
+    pool = _workers(threads - 1)
+    with _blas_controller().limit(limits=1):
+        # Each worker runs in a copy of the caller's context, so np.errstate and other
+        # context-local settings of the caller hold in every shard.
+        futures = [pool.submit(contextvars.copy_context().run, group, j) for j in range(1, threads)]
+        outcomes = []
+        try:
+            outcomes.append(group(0))      # the calling thread takes the first group
+        except BaseException as exc:       # noqa: BLE001 (re-raised below, in shard order)
+            outcomes.append(exc)
+        for f in futures:
+            try:
+                outcomes.append(f.result())
+            except BaseException as exc:   # noqa: BLE001
+                outcomes.append(exc)
+    failed = [(j, o) for j, o in enumerate(outcomes) if isinstance(o, BaseException)]
+    if failed:
+        raise failed[0][1]
+    results = [None] * n
+    for pairs in outcomes:
+        for i, r in pairs:
+            results[i] = r
+    return results
