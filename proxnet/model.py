@@ -32,6 +32,11 @@ SHARD_BYTES = 2**21
 (2 MiB: the input and every layer's output of the shard's samples), when every layer is
 ``shardable``. See :meth:`Sequential.fit`."""
 
+INFERENCE_SHARD_BYTES = 2**24
+"""Inference (``predict``, ``evaluate``, the metrics of ``fit``) cuts its batches into shards
+of at most this many bytes of activations (16 MiB: nothing is kept for a backward pass, so
+shards may be larger) and runs them on threads like training shards."""
+
 
 class TrainingDivergedError(FloatingPointError):
     """The loss became NaN or inf. The model keeps the last weights that gave a finite loss."""
@@ -363,9 +368,9 @@ class Sequential:
         return history
 
     # -- one step's forward and backward, whole or in shards ------------------------------
-    def _samples_per_shard(self, sample_shape) -> int | None:
-        """Most samples in one shard (activations under :data:`SHARD_BYTES`), or None when
-        some layer is not ``shardable``."""
+    def _samples_per_shard(self, sample_shape, budget: int | None = None) -> int | None:
+        """Most samples in one shard (activations under ``budget`` bytes, default
+        :data:`SHARD_BYTES`), or None when some layer is not ``shardable``."""
         if not all(layer.shardable for layer in self.layers):
             return None
         shape = tuple(sample_shape)
@@ -373,7 +378,7 @@ class Sequential:
         for layer in self.layers:
             shape = layer.output_shape(shape)
             values += math.prod(shape)
-        return max(1, SHARD_BYTES // (values * self.dtype.itemsize))
+        return max(1, (SHARD_BYTES if budget is None else budget) // (values * self.dtype.itemsize))
 
     @staticmethod
     def _shard_bounds(n: int, per_shard: int | None) -> list[tuple[int, int]]:
@@ -471,10 +476,29 @@ class Sequential:
         return {"mse": mean_squared_error(y, out)}
 
     def _forward_batched(self, X, batch_size: int = 4096):
-        if X.shape[0] <= batch_size:
-            return self.forward(X, training=False)
-        return np.concatenate([self.forward(X[s:s + batch_size], training=False)
-                               for s in range(0, X.shape[0], batch_size)])
+        """Inference outputs for X, in batches of ``batch_size``, each cut into shards of
+        :data:`INFERENCE_SHARD_BYTES` that run on :func:`~proxnet.parallel.num_threads`
+        threads (the cut depends on X and the model only, like training shards)."""
+        per_shard = self._samples_per_shard(X.shape[1:], INFERENCE_SHARD_BYTES)
+        replicas = []
+        outs = []
+        for s in range(0, X.shape[0], batch_size):
+            batch = X[s:s + batch_size]
+            bounds = self._shard_bounds(batch.shape[0], per_shard)
+            if len(bounds) == 1:
+                outs.append(self.forward(batch, training=False))
+                continue
+            while len(replicas) < len(bounds):
+                replicas.append([layer.replica() for layer in self.layers])
+
+            def shard(i, batch=batch, bounds=bounds):
+                out = batch[bounds[i][0]:bounds[i][1]]
+                for layer in replicas[i]:
+                    out = layer.forward(out, training=False)
+                return out
+
+            outs.extend(run_shards(shard, len(bounds)))
+        return outs[0] if len(outs) == 1 else np.concatenate(outs)
 
     # -- inference ---------------------------------------------------------------
     def evaluate(self, X, y) -> dict:

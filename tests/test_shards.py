@@ -181,3 +181,24 @@ def test_run_shards_carries_the_callers_errstate_to_every_thread():
             run_shards(divide, 2, threads=2)
     with np.errstate(divide="ignore"):
         assert run_shards(divide, 2, threads=2) == [None, np.inf]
+
+
+# -- inference in shards ----------------------------------------------------------------------------
+def test_inference_shards_match_one_batch_and_do_not_depend_on_threads(rng, monkeypatch):
+    X, y = _images(rng, 50)
+    model = _conv_model()
+    whole = model.forward(X)
+    monkeypatch.setattr(proxnet.model, "INFERENCE_SHARD_BYTES", 1 << 40)
+    every = proxnet.model.INFERENCE_SHARD_BYTES // model._samples_per_shard((2, 8, 8), 1 << 40)
+    monkeypatch.setattr(proxnet.model, "INFERENCE_SHARD_BYTES", every * 7)
+    calls = []
+    real = proxnet.model.run_shards
+    monkeypatch.setattr(proxnet.model, "run_shards", lambda fn, n: calls.append(n) or real(fn, n))
+    outs = []
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            outs.append(model._forward_batched(X, batch_size=30))   # 30 -> 6 shards, 20 -> 4
+    assert calls == [6, 4, 6, 4]
+    np.testing.assert_allclose(outs[0], whole, rtol=1e-12, atol=1e-14)
+    assert np.array_equal(outs[0], outs[1])
+    assert model.evaluate(X, y)["accuracy"] == np.mean(whole.argmax(axis=1) == y)
