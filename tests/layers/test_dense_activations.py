@@ -143,3 +143,20 @@ def test_float32_stays_float32(rng):
         assert layer.backward(np.ones_like(out)).dtype == np.float32, layer
         x2 = out if out.shape[1] == 3 else x
         x = x2 if isinstance(layer, Dense) is False else x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_fast_path_equals_maximum_with_zero(dtype):
+    from proxnet.functional import activations as A
+    x = np.array([[-1.5, -0.0, 0.0, np.nan, 2.0, -np.inf, np.inf]], dtype)
+    for shape in [(1, 7), (7, 1)]:
+        xs = x.reshape(shape)
+        with np.errstate(invalid="ignore"):
+            out, cache = A.relu_forward(xs)
+            ref = np.maximum(xs, 0)
+        np.testing.assert_array_equal(out, ref)
+        assert out.dtype == dtype and out.shape == shape
+        assert np.array_equal(np.signbit(out), np.signbit(ref), equal_nan=True)
+    big = np.random.default_rng(0).normal(size=(3, 70000)).astype(dtype)   # grows the buffer
+    np.testing.assert_array_equal(A.relu_forward(big)[0], np.maximum(big, 0))
+    np.testing.assert_array_equal(A.relu_forward(big[:, ::3])[0], np.maximum(big[:, ::3], 0))
