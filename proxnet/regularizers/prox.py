@@ -78,7 +78,7 @@ def group_soft_threshold(w: np.ndarray, t: float, keep_axis: int) -> np.ndarray:
     (no division by zero).
     """
     norms = _group_norms(w, keep_axis)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # unused branch only
         scale = np.where(norms > t, 1.0 - t / np.where(norms > 0, norms, 1.0), 0.0)
     return w * scale.astype(w.dtype, copy=False)
 
@@ -91,6 +91,6 @@ def max_norm_project(w: np.ndarray, c: float, keep_axis: int) -> np.ndarray:
     Groups as in :func:`group_soft_threshold`. Independent of the scaling.
     """
     norms = _group_norms(w, keep_axis)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # unused branch only
         scale = np.where(norms > c, c / np.where(norms > 0, norms, 1.0), 1.0)
     return w * scale.astype(w.dtype, copy=False)
