@@ -7,10 +7,9 @@ permutation per epoch shared by both), with the same batch size (64), the same o
 threadpoolctl, ``torch.set_num_threads``. Epochs of the two libraries alternate so that
 machine noise hits both alike; an untimed warm-up epoch comes first, and the median epoch
 time is reported as samples per second. ``ratio`` = proxnet samples/s ÷ torch samples/s,
-so above 1 means proxnet trains faster. By default this runs on 1 thread and on all cores:
-proxnet's element-wise NumPy work (im2col copies, pooling, activations) runs on one core
-whatever the setting, and only its matrix products use more threads, while torch spreads
-everything, so the two figures tell different stories.
+so above 1 means proxnet trains faster. By default this runs on 1 thread and on all cores.
+On several threads proxnet cuts each batch into shards run on its threads (two shards of 32
+for a batch of 64; see ``Sequential.fit``), while torch spreads every operation.
 
 proxnet is timed through ``Sequential.fit`` as a user calls it (per-step gradient-norm
 history and per-epoch sparsity included), with ``eval_train=False`` so that neither side

@@ -202,3 +202,11 @@ def test_inference_shards_match_one_batch_and_do_not_depend_on_threads(rng, monk
     np.testing.assert_allclose(outs[0], whole, rtol=1e-12, atol=1e-14)
     assert np.array_equal(outs[0], outs[1])
     assert model.evaluate(X, y)["accuracy"] == np.mean(whole.argmax(axis=1) == y)
+
+
+def test_the_cuts_the_guide_describes():
+    from proxnet.architectures import lenet5, mlp
+    lenet = lenet5(variant="compact", seed=0)
+    assert lenet._shard_bounds(64, lenet._samples_per_shard((1, 28, 28))) == [(0, 32), (32, 64)]
+    net = mlp([784, 128, 128, 128, 10], seed=0)
+    assert net._shard_bounds(128, net._samples_per_shard((784,))) == [(0, 128)]
