@@ -307,7 +307,7 @@ class Sequential:
         self.layers[0].input_grad = False
         per_shard = self._samples_per_shard(X.shape[1:])
         most = len(self._shard_bounds(min(batch_size, n), per_shard))
-        replicas = [[layer.replica() for layer in self.layers] for _ in range(most)] if most > 1 else []
+        replicas = self._replicas(most) if most > 1 else []
         start_epoch = getattr(self, "_epochs_done", 0)
         last_good = []
         for cb in callbacks:
@@ -379,6 +379,10 @@ class Sequential:
             shape = layer.output_shape(shape)
             values += math.prod(shape)
         return max(1, (SHARD_BYTES if budget is None else budget) // (values * self.dtype.itemsize))
+
+    def _replicas(self, count: int) -> list:
+        """``count`` lists of layer replicas (shared parameters, own grads and caches)."""
+        return [[layer.replica() for layer in self.layers] for _ in range(max(0, count))]
 
     @staticmethod
     def _shard_bounds(n: int, per_shard: int | None) -> list[tuple[int, int]]:
@@ -488,8 +492,7 @@ class Sequential:
             if len(bounds) == 1:
                 outs.append(self.forward(batch, training=False))
                 continue
-            while len(replicas) < len(bounds):
-                replicas.append([layer.replica() for layer in self.layers])
+            replicas += self._replicas(len(bounds) - len(replicas))
 
             def shard(i, batch=batch, bounds=bounds):
                 out = batch[bounds[i][0]:bounds[i][1]]

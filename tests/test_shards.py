@@ -30,12 +30,20 @@ def _fit(model, X, y, **kw):
     return model.fit(X, y, **args)
 
 
-def _force_shards(monkeypatch, model, sample_shape, per_shard):
-    """Make SHARD_BYTES hold exactly ``per_shard`` samples of ``model``'s activations."""
-    monkeypatch.setattr(proxnet.model, "SHARD_BYTES", 1 << 40)
-    every = proxnet.model.SHARD_BYTES // model._samples_per_shard(sample_shape)   # bytes / sample
-    monkeypatch.setattr(proxnet.model, "SHARD_BYTES", every * per_shard)
-    assert model._samples_per_shard(sample_shape) == per_shard
+def _force_shards(monkeypatch, model, sample_shape, per_shard, budget="SHARD_BYTES"):
+    """Make ``budget`` (SHARD_BYTES or INFERENCE_SHARD_BYTES) hold exactly ``per_shard``
+    samples of ``model``'s activations."""
+    every = (1 << 40) // model._samples_per_shard(sample_shape, 1 << 40)   # bytes per sample
+    monkeypatch.setattr(proxnet.model, budget, every * per_shard)
+    assert model._samples_per_shard(sample_shape, every * per_shard) == per_shard
+
+
+def _spy_on_run_shards(monkeypatch):
+    """A list that records the shard count of every run_shards call of the model."""
+    calls = []
+    real = proxnet.model.run_shards
+    monkeypatch.setattr(proxnet.model, "run_shards", lambda fn, n: calls.append(n) or real(fn, n))
+    return calls
 
 
 # -- how a batch is cut ---------------------------------------------------------------------------
@@ -72,9 +80,7 @@ def test_sharded_training_matches_whole_batches_to_float64_precision(rng, monkey
     h_whole = _fit(whole, X, y, eval_train=False)
     sharded = _conv_model(optimizer={"kind": "adam", "lr": 1e-2})
     _force_shards(monkeypatch, sharded, (2, 8, 8), 3)            # batches of 10 -> 4 shards (3, 3, 2, 2)
-    calls = []
-    real = proxnet.model.run_shards
-    monkeypatch.setattr(proxnet.model, "run_shards", lambda fn, n: calls.append(n) or real(fn, n))
+    calls = _spy_on_run_shards(monkeypatch)
     h_sharded = _fit(sharded, X, y, eval_train=False)
     assert calls and set(calls) == {4}
     for (name, a), (_, b) in zip(whole.named_parameters(), sharded.named_parameters()):
@@ -188,12 +194,8 @@ def test_inference_shards_match_one_batch_and_do_not_depend_on_threads(rng, monk
     X, y = _images(rng, 50)
     model = _conv_model()
     whole = model.forward(X)
-    monkeypatch.setattr(proxnet.model, "INFERENCE_SHARD_BYTES", 1 << 40)
-    every = proxnet.model.INFERENCE_SHARD_BYTES // model._samples_per_shard((2, 8, 8), 1 << 40)
-    monkeypatch.setattr(proxnet.model, "INFERENCE_SHARD_BYTES", every * 7)
-    calls = []
-    real = proxnet.model.run_shards
-    monkeypatch.setattr(proxnet.model, "run_shards", lambda fn, n: calls.append(n) or real(fn, n))
+    _force_shards(monkeypatch, model, (2, 8, 8), 7, "INFERENCE_SHARD_BYTES")
+    calls = _spy_on_run_shards(monkeypatch)
     outs = []
     for threads in (1, 2):
         with threadpool_limits(threads):
