@@ -84,13 +84,9 @@ def _close(a, b):
     np.testing.assert_allclose(a, b, rtol=0, atol=ORACLE_TOL)
 
 
-@pytest.mark.parametrize("case", CONV_CASES, ids=CONV_IDS)
-def test_conv2d_matches_torch(torch, case, rng):
-    C, F, H, W = case[:4]
-    layer = _conv(case)
-    if layer.bias:
-        layer.params["b"][...] = rng.normal(size=F)
-    x = rng.normal(size=(3, C, H, W))
+def _forward_backward_like_torch(torch, layer, x, rng):
+    """Forward and backward of ``layer`` on x with a random dout, each result checked
+    against torch; returns (out, dx)."""
     out = layer.forward(x, training=True)
     dout = rng.normal(size=out.shape)
     dx = layer.backward(dout)
@@ -100,6 +96,16 @@ def test_conv2d_matches_torch(torch, case, rng):
     _close(layer.grads["W"], t_dW)
     if layer.bias:
         _close(layer.grads["b"], t_db)
+    return out, dx
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=CONV_IDS)
+def test_conv2d_matches_torch(torch, case, rng):
+    C, F, H, W = case[:4]
+    layer = _conv(case)
+    if layer.bias:
+        layer.params["b"][...] = rng.normal(size=F)
+    out, dx = _forward_backward_like_torch(torch, layer, rng.normal(size=(3, C, H, W)), rng)
     assert out.flags.c_contiguous and dx.flags.c_contiguous
 
 
@@ -154,14 +160,7 @@ def test_reused_buffers_never_leak_between_shapes(torch, rng):
     size, so a (4, 1, 4, 4) batch after a (1, 1, 10, 10) one kept stale values in its border."""
     layer = Conv2D(1, 2, 3, padding=1, seed=0, dtype="float64")
     for shape in [(1, 1, 10, 10), (4, 1, 4, 4), (1, 1, 10, 10), (3, 1, 5, 7), (3, 1, 5, 7)]:
-        x = rng.normal(size=shape)
-        out = layer.forward(x, training=True)
-        dout = rng.normal(size=out.shape)
-        dx = layer.backward(dout)
-        t_out, t_dx, t_dW, t_db = _torch_conv(torch, layer, x, dout)
-        _close(out, t_out)
-        _close(dx, t_dx)
-        _close(layer.grads["W"], t_dW)
+        _forward_backward_like_torch(torch, layer, rng.normal(size=shape), rng)
 
 
 def test_outputs_are_not_scratch_buffers(rng):
