@@ -36,12 +36,18 @@ Backward, per chunk:
 
 - ``dW += dout (F, n·T) @ cols.T`` (one matmul; the garbage columns of dout are zero);
 - ``db = dout.sum over (N, OH, OW)``;
-- ``dcols = W.T @ dout`` (one matmul), then col2im by kernel offsets: a strided in-place add
-  of a whole (C, n, OH, Tw) block per offset (within one offset no two entries hit the same
-  pixel), never ``np.add.at`` and never a loop over pixels. In wide mode a horizontal offset
-  j is only a shift by j of each channel's flat row of ``dcols`` (what wraps around falls in
-  the zero garbage columns), so the kw offsets of every kernel row are first summed by one
-  reduction over a strided view, and only kh block adds touch the image.
+- dx, in one of two ways:
+
+  * *wide mode*: a horizontal kernel offset j is only a shift by j along the flat n·T axis
+    (what wraps around falls in the zero garbage columns). So the kw offsets of each kernel
+    row are summed by the matmul itself: ``rows (C·kh, n·T) = W' (C·kh, F·kw) @ D
+    (F·kw, n·T)`` with ``D[f, j, p] = dout[f, p − j]`` (a copy of a strided view of the
+    chunk's dout), then only kh strided block adds of (C, n, OH, Tw) touch the padded image;
+  * *other strides*: ``dcols = W.T @ dout`` (one matmul), then col2im by kernel offsets, one
+    strided in-place add of a whole (C, n, OH, OW) block per offset.
+
+  Within one block no two entries hit the same pixel: never ``np.add.at``, never a loop
+  over pixels.
 
 Scratch buffers may be reused between calls through an optional ``workspace`` dict (the
 layer keeps one for training). Results never depend on it, but the cache of a call stays
@@ -219,21 +225,29 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
     dW = np.zeros((F, C * kh * kw), dtype)
     db = np.zeros(F, dtype)
     dflat = np.zeros(N * C * Hp * Wp + g["tail"], dtype) if need_dx else None
+    shift = need_dx and g["wide"]
+    if shift:   # W'[c·kh + i, f·kw + j] = W[f, c, i, j]
+        Wrows = Wm.reshape(F, C, kh, kw).transpose(1, 2, 0, 3).reshape(C * kh, F * kw)
     for n0, n1 in _chunks(g):
         n = n1 - n0
         nT = n * g["T"]
-        # Upstream gradient of the chunk as (F, n·T), garbage columns (wide mode) zero.
-        dwide = _scratch(workspace, "dout_c", (F, n, OH, Tw), dtype)
+        # Upstream gradient of the chunk as (F, n·T), garbage columns (wide mode) zero, after
+        # kw − 1 zeros (the shifted copy below reads up to kw − 1 values before the start).
+        dbuf = _scratch(workspace, "dout_c", (kw - 1 + F * nT,), dtype)
+        dbuf[:kw - 1] = 0
+        dwide = dbuf[kw - 1:].reshape(F, n, OH, Tw)
         np.copyto(dwide[..., :OW], dout[n0:n1].transpose(1, 0, 2, 3))
         if Tw != OW:
             dwide[..., OW:] = 0
         d2d = dwide.reshape(F, nT)
         dW += d2d @ _im2col(flat, g, n0, n1, workspace).T
         db += d2d.sum(axis=1)
-        if need_dx:
+        if shift:
+            _rows_to_image(dbuf, Wrows, dflat, g, n0, n1, workspace)
+        elif need_dx:
             dcols = _scratch(workspace, "dcols", (C * kh * kw, nT), dtype)
             np.matmul(Wm.T, d2d, out=dcols)
-            _col2im(dcols, dflat, g, n0, n1, workspace)
+            _col2im(dcols, dflat, g, n0, n1)
     dW = dW.reshape(F, C, kh, kw)
     if not need_dx:
         return None, dW, db
@@ -244,35 +258,47 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
     return np.ascontiguousarray(dxpad[:, :, ph:ph + H, pw:pw + W_]), dW, db
 
 
-def _col2im(dcols, dflat, g, n0, n1, workspace):
+def _col2im(dcols, dflat, g, n0, n1):
     """Add ``dcols`` (C·kh·kw, n·T) of samples n0:n1 into the zeroed padded buffer ``dflat``.
 
     Within one offset's (C, n, OH, Tw) block no two entries share a pixel, so each block is
     one in-place strided add; chunks cover disjoint samples.
     """
     C, kh, kw, OH, Tw = g["C"], g["kh"], g["kw"], g["OH"], g["Tw"]
-    n = n1 - n0
+    dcols6 = dcols.reshape(C, kh, kw, n1 - n0, OH, Tw)
     blocks = _offset_view(dflat, g, n0, n1, writeable=True)
-    if not g["wide"]:
-        dcols6 = dcols.reshape(C, kh, kw, n, OH, Tw)
-        for i in range(kh):
-            for j in range(kw):
-                blk = blocks[:, i, j]
-                blk += dcols6[:, i, j]
-        return
-    # Wide rows make a horizontal offset j a plain shift by j along each channel's flat n·T
-    # row of dcols: what wraps around lands in garbage columns, which are zero. So for every
-    # kernel row i the kw offsets are summed first, in ONE reduction over a strided view
-    # whose element [c, i, j, p] is dcols[c, i, j, p − j] (for p < j it reads the zero tail
-    # of the previous offset's row), and only kh strided block adds touch the image:
-    # kh·C·n runs instead of kh·kw·C·n.
-    nT = dcols.shape[1]
-    d4 = dcols.reshape(C, kh, kw, nT)
-    s = d4.strides
-    shifted = _strided(dcols, 0, d4.shape, (s[0], s[1], s[2] - s[3], s[3]), False)
-    rowsums = _scratch(workspace, "rowsums", (C, kh, nT), dcols.dtype)
-    np.sum(shifted, axis=2, out=rowsums)
-    np.copyto(blocks[:, 0, 0], rowsums[:, 0].reshape(C, n, OH, Tw))  # still zero there: copy
+    for i in range(kh):
+        for j in range(kw):
+            blk = blocks[:, i, j]
+            blk += dcols6[:, i, j]
+
+
+def _rows_to_image(dbuf, Wrows, dflat, g, n0, n1, workspace):
+    """Wide mode: add the input gradient of samples n0:n1 into the zeroed buffer ``dflat``.
+
+    ``dbuf`` holds kw − 1 zeros then the chunk's upstream gradient d (F, n·T). A horizontal
+    offset j moves an output column q to input column q + j, i.e. it shifts each flat row
+    of d by j, and what crosses a row end lands in the zero garbage columns. So
+
+        rows[c, i, p] = Σ_{f, j} W[f, c, i, j] · d[f, p − j]
+
+    is ONE matmul ``Wrows (C·kh, F·kw) @ D`` where ``D[f, j, p] = d[f, p − j]`` is a copy of
+    a strided view of ``dbuf`` (p < j reads the previous row's garbage or the zero head),
+    and ``rows[:, i]`` is what kernel row i gives the image: kh strided block adds of
+    (C, n, OH, Tw), each a shift by i rows. Compared with ``dcols = W.T @ d`` followed by a
+    reduction over the kw shifts, the matmul does that reduction and its output is kw times
+    smaller.
+    """
+    C, kh, kw, F, OH, Tw = g["C"], g["kh"], g["kw"], g["F"], g["OH"], g["Tw"]
+    n = n1 - n0
+    nT = n * g["T"]
+    s = dbuf.itemsize
+    shifted = _scratch(workspace, "dshift", (F, kw, nT), dbuf.dtype)
+    np.copyto(shifted, _strided(dbuf, kw - 1, (F, kw, nT), (nT * s, -s, s), False))
+    rows = _scratch(workspace, "rows", (C, kh, nT), dbuf.dtype)
+    np.matmul(Wrows, shifted.reshape(F * kw, nT), out=rows.reshape(C * kh, nT))
+    blocks = _offset_view(dflat, g, n0, n1, writeable=True)
+    np.copyto(blocks[:, 0, 0], rows[:, 0].reshape(C, n, OH, Tw))  # still zero there: copy
     for i in range(1, kh):
         blk = blocks[:, i, 0]
-        blk += rowsums[:, i].reshape(C, n, OH, Tw)
+        blk += rows[:, i].reshape(C, n, OH, Tw)
