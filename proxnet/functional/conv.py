@@ -135,11 +135,15 @@ def _chunks(g):
     return [(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
 
 
-def _im2col(flat, g, n0, n1, workspace):
-    """``cols`` (C·kh·kw, n·T) of samples n0:n1, one copy of the strided view."""
-    cols = _scratch(workspace, "cols", (g["C"], g["kh"], g["kw"], n1 - n0, g["OH"], g["Tw"]), flat.dtype)
-    np.copyto(cols, _offset_view(flat, g, n0, n1))
-    return cols.reshape(g["C"] * g["kh"] * g["kw"], -1)
+def _im2col(flat, g, n0, n1, workspace, rows_only=False):
+    """``cols`` (C·kh·kw, n·T) of samples n0:n1, one copy of the strided view; with
+    ``rows_only`` only the rows of the offsets (i, 0), shape (C·kh, n·T)."""
+    view = _offset_view(flat, g, n0, n1)
+    if rows_only:
+        view = view[:, :, 0]
+    cols = _scratch(workspace, "cols", view.shape, flat.dtype)
+    np.copyto(cols, view)
+    return cols.reshape(-1, (n1 - n0) * g["T"])
 
 
 def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, stride=1, padding=0, *,
@@ -222,10 +226,11 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
     kh, kw, OH, OW, Tw, Hp, Wp = g["kh"], g["kw"], g["OH"], g["OW"], g["Tw"], g["Hp"], g["Wp"]
     dtype = flat.dtype
 
-    dW = np.zeros((F, C * kh * kw), dtype)
+    shift = need_dx and g["wide"]
+    # dW, or in shift mode its (F, kw, C, kh) transpose
+    dW = np.zeros((F * kw, C * kh) if shift else (F, C * kh * kw), dtype)
     db = np.zeros(F, dtype)
     dflat = np.zeros(N * C * Hp * Wp + g["tail"], dtype) if need_dx else None
-    shift = need_dx and g["wide"]
     if shift:   # W'[c·kh + i, f·kw + j] = W[f, c, i, j]
         Wrows = Wm.reshape(F, C, kh, kw).transpose(1, 2, 0, 3).reshape(C * kh, F * kw)
     for n0, n1 in _chunks(g):
@@ -240,14 +245,19 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
         if Tw != OW:
             dwide[..., OW:] = 0
         d2d = dwide.reshape(F, nT)
-        dW += d2d @ _im2col(flat, g, n0, n1, workspace).T
         db += d2d.sum(axis=1)
         if shift:
-            _rows_to_image(dbuf, Wrows, dflat, g, n0, n1, workspace)
-        elif need_dx:
+            shifted = _shifted(dbuf, g, nT, workspace)
+            dW += shifted @ _im2col(flat, g, n0, n1, workspace, rows_only=True).T
+            _rows_to_image(shifted, Wrows, dflat, g, n0, n1, workspace)
+            continue
+        dW += d2d @ _im2col(flat, g, n0, n1, workspace).T
+        if need_dx:
             dcols = _scratch(workspace, "dcols", (C * kh * kw, nT), dtype)
             np.matmul(Wm.T, d2d, out=dcols)
             _col2im(dcols, dflat, g, n0, n1)
+    if shift:
+        dW = dW.reshape(F, kw, C, kh).transpose(0, 2, 3, 1)
     dW = dW.reshape(F, C, kh, kw)
     if not need_dx:
         return None, dW, db
@@ -273,30 +283,36 @@ def _col2im(dcols, dflat, g, n0, n1):
             blk += dcols6[:, i, j]
 
 
-def _rows_to_image(dbuf, Wrows, dflat, g, n0, n1, workspace):
+def _shifted(dbuf, g, nT, workspace):
+    """Wide mode: ``D (F·kw, n·T)`` with ``D[f·kw + j, p] = d[f, p − j]``, d the chunk's
+    upstream gradient (F, n·T) stored in ``dbuf`` after kw − 1 zeros: a copy of one strided
+    view (p < j reads the previous row's zero garbage columns or the zero head)."""
+    F, kw, s = g["F"], g["kw"], dbuf.itemsize
+    shifted = _scratch(workspace, "dshift", (F, kw, nT), dbuf.dtype)
+    np.copyto(shifted, _strided(dbuf, kw - 1, (F, kw, nT), (nT * s, -s, s), False))
+    return shifted.reshape(F * kw, nT)
+
+
+def _rows_to_image(shifted, Wrows, dflat, g, n0, n1, workspace):
     """Wide mode: add the input gradient of samples n0:n1 into the zeroed buffer ``dflat``.
 
-    ``dbuf`` holds kw − 1 zeros then the chunk's upstream gradient d (F, n·T). A horizontal
-    offset j moves an output column q to input column q + j, i.e. it shifts each flat row
-    of d by j, and what crosses a row end lands in the zero garbage columns. So
+    A horizontal offset j moves an output column q to input column q + j, i.e. it shifts
+    each flat row of the upstream gradient d by j, and what crosses a row end lands in the
+    zero garbage columns. So
 
         rows[c, i, p] = Σ_{f, j} W[f, c, i, j] · d[f, p − j]
 
-    is ONE matmul ``Wrows (C·kh, F·kw) @ D`` where ``D[f, j, p] = d[f, p − j]`` is a copy of
-    a strided view of ``dbuf`` (p < j reads the previous row's garbage or the zero head),
-    and ``rows[:, i]`` is what kernel row i gives the image: kh strided block adds of
+    is ONE matmul ``Wrows (C·kh, F·kw) @ shifted`` (see :func:`_shifted`), and
+    ``rows[:, i]`` is what kernel row i gives the image: kh strided block adds of
     (C, n, OH, Tw), each a shift by i rows. Compared with ``dcols = W.T @ d`` followed by a
     reduction over the kw shifts, the matmul does that reduction and its output is kw times
     smaller.
     """
-    C, kh, kw, F, OH, Tw = g["C"], g["kh"], g["kw"], g["F"], g["OH"], g["Tw"]
+    C, kh, OH, Tw = g["C"], g["kh"], g["OH"], g["Tw"]
     n = n1 - n0
-    nT = n * g["T"]
-    s = dbuf.itemsize
-    shifted = _scratch(workspace, "dshift", (F, kw, nT), dbuf.dtype)
-    np.copyto(shifted, _strided(dbuf, kw - 1, (F, kw, nT), (nT * s, -s, s), False))
-    rows = _scratch(workspace, "rows", (C, kh, nT), dbuf.dtype)
-    np.matmul(Wrows, shifted.reshape(F * kw, nT), out=rows.reshape(C * kh, nT))
+    nT = shifted.shape[1]
+    rows = _scratch(workspace, "rows", (C, kh, nT), shifted.dtype)
+    np.matmul(Wrows, shifted, out=rows.reshape(C * kh, nT))
     blocks = _offset_view(dflat, g, n0, n1, writeable=True)
     np.copyto(blocks[:, 0, 0], rows[:, 0].reshape(C, n, OH, Tw))  # still zero there: copy
     for i in range(1, kh):
