@@ -92,8 +92,9 @@ class Conv2D(Layer):
         return (self.out_channels, OH, OW)
 
     def forward(self, x, *, training=False):
-        """x (N, C, H, W) -> (N, F, OH, OW). Scratch buffers are kept between training
-        calls (``_workspace``); at inference they last for the call only."""
+        """x (N, C, H, W) -> (N, F, OH, OW). The padded-input buffer is kept between training
+        calls (``_workspace``); at inference it lasts for the call only. Other scratch is
+        kept per thread (see :mod:`proxnet.functional.conv`)."""
         x = np.asarray(x)
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             hint = " (images must be NCHW: load them with flatten=False)" if x.ndim == 2 else ""

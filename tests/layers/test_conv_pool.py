@@ -175,6 +175,39 @@ def test_outputs_are_not_scratch_buffers(rng):
     np.testing.assert_array_equal(dx1, keep_dx)
 
 
+def test_threads_and_interleaved_layers_do_not_share_live_scratch(rng):
+    """Scratch is per thread and shared by all layers of a thread: layers of different sizes
+    interleaved as in a network (forward A, forward B, backward B, backward A), on several
+    threads at once, give what each computes alone."""
+    import threading
+    a = Conv2D(2, 3, 3, padding=1, seed=0, dtype="float64")
+    b = Conv2D(3, 4, 5, stride=(1, 2), seed=1, dtype="float64")
+    xs = [rng.normal(size=(n, 2, 11, 12)) for n in (3, 7, 5, 9)]
+
+    def run(x, la, lb):
+        h = la.forward(x, training=True)
+        out = lb.forward(h, training=True)
+        dh = lb.backward(np.cos(out))
+        return out, la.backward(dh), lb.grads["W"].copy(), la.grads["W"].copy()
+
+    alone = [run(x, a.replica(), b.replica()) for x in xs]
+    results = [None] * len(xs)
+
+    def worker(i):
+        la, lb = a.replica(), b.replica()
+        for _ in range(20):
+            results[i] = run(xs[i], la, lb)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(xs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, want in zip(results, alone):
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)
+
+
 @pytest.mark.parametrize("case", CONV_CASES[:4], ids=CONV_IDS[:4])
 @pytest.mark.parametrize("chunk_bytes", [1, 3000, None])
 def test_sample_chunks_match_torch(torch, case, chunk_bytes, rng):
