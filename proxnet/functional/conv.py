@@ -32,19 +32,21 @@ made a LeNet-5 training step 10–15% faster than one batch-wide ``cols`` on the
 machine; memory drops as well. The forward pass keeps only the padded input; the backward pass forms each chunk's
 ``cols`` again (a cheap copy of cached data) instead of storing it.
 
-Backward, per chunk:
+Backward, per chunk, with the chunk's dout laid out as (F, n·T) (garbage columns zero):
 
-- ``dW += dout (F, n·T) @ cols.T`` (one matmul; the garbage columns of dout are zero);
 - ``db = dout.sum over (N, OH, OW)``;
-- dx, in one of two ways:
+- dW and dx, in one of two ways:
 
-  * *wide mode*: a horizontal kernel offset j is only a shift by j along the flat n·T axis
-    (what wraps around falls in the zero garbage columns). So the kw offsets of each kernel
-    row are summed by the matmul itself: ``rows (C·kh, n·T) = W' (C·kh, F·kw) @ D
-    (F·kw, n·T)`` with ``D[f, j, p] = dout[f, p − j]`` (a copy of a strided view of the
-    chunk's dout), then only kh strided block adds of (C, n, OH, Tw) touch the padded image;
-  * *other strides*: ``dcols = W.T @ dout`` (one matmul), then col2im by kernel offsets, one
-    strided in-place add of a whole (C, n, OH, OW) block per offset.
+  * *wide mode with dx*: a horizontal kernel offset j is only a shift by j along the flat
+    n·T axis (what wraps around falls in the zero garbage columns). So the kw offsets of
+    each kernel row are summed by the matmul itself: ``rows (C·kh, n·T) = W' (C·kh, F·kw)
+    @ D (F·kw, n·T)`` with ``D[f, j, p] = dout[f, p − j]`` (a copy of a strided view of the
+    chunk's dout), then only kh strided block adds of (C, n, OH, Tw) touch the padded
+    image. The same D gives dW against only the kh row offsets (i, 0) of the input:
+    ``dW' (F·kw, C·kh) = D @ cols_rows.T``, so the full C·kh·kw ``cols`` is never formed;
+  * *otherwise*: ``dW += dout @ cols.T`` (the first layer, which needs no dx, ends here);
+    for dx ``dcols = W.T @ dout`` (one matmul), then col2im by kernel offsets, one strided
+    in-place add of a whole (C, n, OH, OW) block per offset.
 
   Within one block no two entries hit the same pixel: never ``np.add.at``, never a loop
   over pixels.
