@@ -4,9 +4,12 @@ Both sides train the same network (proxnet's ``lenet5``; torch's copy gets the s
 weights) on the same MNIST images (NCHW, float32, pixels in [0, 1]) in the same order (one
 permutation per epoch shared by both), with the same batch size (64), the same optimizer
 (SGD lr 0.01 or Adam lr 1e-3) and the same number of threads: numpy/BLAS through
-threadpoolctl, ``torch.set_num_threads``. Epochs of the two libraries alternate so that
-machine noise hits both alike; an untimed warm-up epoch comes first, and the median epoch
-time is reported as samples per second. ``ratio`` = proxnet samples/s ÷ torch samples/s,
+threadpoolctl, ``torch.set_num_threads``. Each epoch is cut into ``--slices`` runs of whole
+batches (10 by default, the same batches as one whole epoch), and the two libraries
+alternate run by run, the one going first alternating too, so that machine noise hits both
+alike: on a shared virtual machine throughput drifts over seconds, which alternating whole
+epochs (about 10 s each) did not even out. An untimed warm-up epoch comes first, and the
+median epoch time (the sum of its runs) is reported as samples per second. ``ratio`` = proxnet samples/s ÷ torch samples/s,
 so above 1 means proxnet trains faster. By default this runs on 1 thread and on all cores.
 On several threads proxnet cuts each batch into shards run on its threads (two shards of 32
 for a batch of 64; see ``Sequential.fit``), while torch spreads every operation.
@@ -122,6 +125,14 @@ def data_dir_of(args):
 
 
 # -- speed -----------------------------------------------------------------------------------------
+def slice_bounds(n, batch, slices):
+    """[(start, stop)] cutting n samples into ``slices`` runs of whole batches (nearly equal)."""
+    steps = -(-n // batch)
+    slices = max(1, min(slices, steps))
+    cuts = [round(k * steps / slices) * batch for k in range(slices + 1)]
+    return [(a, min(b, n)) for a, b in zip(cuts, cuts[1:])]
+
+
 def run_speed(args, X, y, threads, torch):
     torch.set_num_threads(threads)
     model = build_proxnet(args)
@@ -130,24 +141,37 @@ def run_speed(args, X, y, threads, torch):
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
     B = args.batch
     order_rng = np.random.default_rng(0)
+    bounds = slice_bounds(len(X), B, args.slices)
     p_times, t_times, p_loss, t_loss = [], [], None, None
     with threadpool_limits(limits=threads):
         for epoch in range(args.epochs + 1):  # epoch 0 is a warm-up, not timed
             perm = order_rng.permutation(len(X))
             Xp, yp = X[perm], y[perm]
-            t0 = time.perf_counter()
-            hist = model.fit(Xp, yp, epochs=1, batch_size=B, shuffle=False, verbose=False,
-                             eval_train=False)
-            t1 = time.perf_counter()
             permt = torch.from_numpy(perm)
             Xtp, ytp = Xt[permt], yt[permt]
-            t2 = time.perf_counter()
-            t_loss = torch_epoch(torch, tmodel, topt, Xtp, ytp, B)
-            t3 = time.perf_counter()
-            p_loss = hist["data_loss"][-1]
+            p_time = t_time = p_sum = t_sum = 0.0
+
+            def run_proxnet(a, b):
+                t0 = time.perf_counter()
+                hist = model.fit(Xp[a:b], yp[a:b], epochs=1, batch_size=B, shuffle=False,
+                                 verbose=False, eval_train=False)
+                return time.perf_counter() - t0, hist["data_loss"][-1] * (b - a)
+
+            def run_torch(a, b):
+                t0 = time.perf_counter()
+                loss = torch_epoch(torch, tmodel, topt, Xtp[a:b], ytp[a:b], B)
+                return time.perf_counter() - t0, loss * (b - a)
+
+            for k, (a, b) in enumerate(bounds):   # the same batches as one whole epoch
+                if k % 2 == 0:
+                    (dp, lp), (dt, lt) = run_proxnet(a, b), run_torch(a, b)
+                else:
+                    (dt, lt), (dp, lp) = run_torch(a, b), run_proxnet(a, b)
+                p_time, t_time, p_sum, t_sum = p_time + dp, t_time + dt, p_sum + lp, t_sum + lt
+            p_loss, t_loss = p_sum / len(X), t_sum / len(X)
             if epoch:
-                p_times.append(t1 - t0)
-                t_times.append(t3 - t2)
+                p_times.append(p_time)
+                t_times.append(t_time)
     p, t = statistics.median(p_times), statistics.median(t_times)
     return {"threads": threads, "proxnet_sps": len(X) / p, "torch_sps": len(X) / t,
             "ratio": t / p, "proxnet_loss": p_loss, "torch_loss": t_loss}
@@ -223,6 +247,8 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--n", type=int, default=60_000, help="training images per epoch (default: all 60,000)")
     ap.add_argument("--epochs", type=int, default=3, help="timed epochs (after one warm-up epoch)")
+    ap.add_argument("--slices", type=int, default=10,
+                    help="runs of whole batches per epoch; the libraries alternate run by run (default 10)")
     ap.add_argument("--threads", default=",".join(dict.fromkeys(["1", str(os.cpu_count() or 1)])),
                     help="thread count(s), comma-separated (default: 1 and all cores)")
     ap.add_argument("--memory-steps", type=int, default=100, help="batches trained in each memory subprocess")
