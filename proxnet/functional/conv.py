@@ -62,7 +62,8 @@ Two kinds of buffers are reused instead of allocated on every call:
   gradient, ...) is kept *per thread* and shared by every convolution that thread runs,
   grown to the largest chunk seen. Shards of a batch and the layers of a network then
   reuse the same few cache-warm buffers instead of each owning a set: in a per-step A/B
-  of LeNet-5 training this made steps about 6% faster than scratch kept per layer.
+  of LeNet-5 training this made steps about 9% faster on 1 thread and 5% on 2 than
+  scratch kept per layer.
 
 Results never depend on either. Returned arrays (``out``, ``dx``, ``dW``, ``db``) are
 always new.
@@ -277,7 +278,7 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
             np.matmul(Wm.T, d2d, out=dcols)
             _col2im(dcols, dflat, g, n0, n1)
     if shift:
-        dW = dW.reshape(F, kw, C, kh).transpose(0, 2, 3, 1)
+        dW = np.ascontiguousarray(dW.reshape(F, kw, C, kh).transpose(0, 2, 3, 1))
     dW = dW.reshape(F, C, kh, kw)
     if not need_dx:
         return None, dW, db

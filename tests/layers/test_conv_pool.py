@@ -258,6 +258,23 @@ def test_first_layer_skips_the_input_gradient(rng):
     assert layer.grads["W"].shape == (2, 1, 3, 3)
 
 
+@pytest.mark.parametrize("stride", [1, (2, 1), (1, 2)])
+def test_weight_gradient_is_the_same_with_and_without_dx(stride, rng):
+    """With dx, stride-1 columns take dW from the shifted dout; without dx (a first layer),
+    from the full im2col matrix. Both give the same C-contiguous dW."""
+    layer = Conv2D(3, 4, (3, 4), stride=stride, padding=1, seed=0, dtype="float64")
+    x = rng.normal(size=(5, 3, 9, 10))
+    out = layer.forward(x, training=True)
+    dout = rng.normal(size=out.shape)
+    layer.backward(dout)
+    with_dx = layer.grads["W"].copy()
+    layer.input_grad = False
+    layer.forward(x, training=True)
+    layer.backward(dout)
+    np.testing.assert_allclose(layer.grads["W"], with_dx, rtol=1e-12, atol=1e-12)
+    assert with_dx.flags.c_contiguous and layer.grads["W"].flags.c_contiguous
+
+
 # -- the layer objects -------------------------------------------------------------------------------
 def test_registered_and_configs_round_trip():
     assert LAYERS.get_item("Conv2D") is Conv2D
