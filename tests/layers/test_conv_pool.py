@@ -35,6 +35,8 @@ POOL_CASES = [
     (6, 7, (2, 3), (1, 2)),  # rectangular
     (8, 7, 2, 3),           # stride > kernel: gaps
     (4, 4, 1, None),        # 1×1
+    (9, 6, 3, None),        # 3×3 windows tiling both axes (three staged offsets)
+    (6, 7, 2, None),        # windows tile the rows but not the columns
 ]
 POOL_IDS = [f"{c[0]}x{c[1]}-k{c[2]}-s{c[3]}" for c in POOL_CASES]
 
