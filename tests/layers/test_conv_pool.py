@@ -1,11 +1,13 @@
 """Conv2D, MaxPool2D and AvgPool2D: gradient checks, the PyTorch oracle, errors, buffers."""
 import copy
+from unittest import mock
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import proxnet.functional.conv as conv_module
 from proxnet.functional.conv import conv2d_backward, conv2d_forward
 from proxnet.functional.pool import (avg_pool2d_backward, avg_pool2d_forward,
                                      max_pool2d_backward, max_pool2d_forward)
@@ -277,6 +279,41 @@ def test_weight_gradient_is_the_same_with_and_without_dx(stride, rng):
     assert with_dx.flags.c_contiguous and layer.grads["W"].flags.c_contiguous
 
 
+def test_rows_per_group_rule():
+    from proxnet.functional.conv import _rows_per_group
+    assert _rows_per_group(6, 28, 5, 1) == 4       # LeNet-5's first layer
+    assert _rows_per_group(6, 10, 5, 1) == 2       # 10 rows: pairs
+    assert _rows_per_group(6, 7, 5, 1) == 1        # odd height
+    assert _rows_per_group(16, 28, 5, 1) == 1      # 16 filters fill the product already
+    assert _rows_per_group(6, 28, 1, 1) == 2       # 1×1 kernel: groups of 4 would quadruple the work
+    assert _rows_per_group(6, 28, 3, 2) == 2       # stride 2: groups of 4 need 9 kernel rows, not 3
+
+
+@pytest.mark.parametrize("rows", [2, 4])
+@pytest.mark.parametrize("stride", [1, (2, 1), (1, 2), 2])
+@pytest.mark.parametrize("need_dx", [True, False])
+def test_row_groups_compute_what_single_rows_do(monkeypatch, rows, stride, need_dx, rng):
+    """Forced groups of 2 or 4 output rows (the forward pass, and dW when there is no dx)
+    give what one row at a time gives, in float64, over both strides and chunks."""
+    import proxnet.functional.conv as conv
+    x = rng.normal(size=(5, 3, 16, 11))
+    W = rng.normal(size=(4, 3, 3, 4))
+    b = rng.normal(size=4)
+    results = {}
+    for m in (1, rows):
+        monkeypatch.setattr(conv, "_rows_per_group", lambda F, OH, kh, sh, m=m: m)
+        out, cache = conv2d_forward(x, W, b, stride, 1, chunk_bytes=20_000)
+        assert cache[2]["rows"] == m and len(conv._chunks(cache[2])) > 1
+        dout = np.cos(out)
+        results[m] = (out, *conv2d_backward(dout, cache, need_dx=need_dx))
+    for got, want in zip(results[rows], results[1]):
+        if want is None:
+            assert got is None
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+            assert got.flags.c_contiguous
+
+
 # -- the layer objects -------------------------------------------------------------------------------
 def test_registered_and_configs_round_trip():
     assert LAYERS.get_item("Conv2D") is Conv2D
@@ -403,7 +440,8 @@ def _geometries(draw):
     W = draw(st.integers(max(1, kw - 2 * pw), 9))
     return dict(N=draw(st.integers(1, 4)), C=draw(st.integers(1, 3)), F=draw(st.integers(1, 3)),
                 H=H, W=W, k=(kh, kw), s=(draw(st.integers(1, 3)), draw(st.integers(1, 3))), p=(ph, pw),
-                chunk=draw(st.sampled_from([1, 500, None])), seed=draw(st.integers(0, 2**16)))
+                chunk=draw(st.sampled_from([1, 500, None])), seed=draw(st.integers(0, 2**16)),
+                rows=draw(st.sampled_from([None, 2, 4])), need_dx=draw(st.booleans()))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -413,16 +451,20 @@ def test_conv_and_pools_agree_with_torch_for_any_geometry(torch, geo):
     x = rng.normal(size=(geo["N"], geo["C"], geo["H"], geo["W"]))
     W = rng.normal(size=(geo["F"], geo["C"]) + geo["k"])
     b = rng.normal(size=geo["F"])
-    out, cache = conv2d_forward(x, W, b, geo["s"], geo["p"], chunk_bytes=geo["chunk"])
+    # rows: output rows per group forced to 2 or 4 where they divide the output height
+    rule = (lambda F, OH, kh, sh: geo["rows"] if OH % geo["rows"] == 0 else 1) if geo["rows"] else None
+    with mock.patch.object(conv_module, "_rows_per_group", rule or conv_module._rows_per_group):
+        out, cache = conv2d_forward(x, W, b, geo["s"], geo["p"], chunk_bytes=geo["chunk"])
     layer = Conv2D(geo["C"], geo["F"], geo["k"], stride=geo["s"], padding=geo["p"])
     assert out.shape == (geo["N"],) + layer.output_shape(x.shape[1:])
     dout = rng.normal(size=out.shape)
-    dx, dW, db = conv2d_backward(dout, cache)
+    dx, dW, db = conv2d_backward(dout, cache, need_dx=geo["need_dx"])
     xt, Wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, W, b))
     ot = torch.nn.functional.conv2d(xt, Wt, bt, stride=geo["s"], padding=geo["p"])
     ot.backward(torch.tensor(dout))
-    for mine, ref in ((out, ot), (dx, xt.grad), (dW, Wt.grad), (db, bt.grad)):
+    for mine, ref in ((out, ot), (dW, Wt.grad), (db, bt.grad)) + (((dx, xt.grad),) if geo["need_dx"] else ()):
         _close(mine, ref.detach().numpy())
+    assert (dx is None) == (not geo["need_dx"])
     if geo["H"] >= geo["k"][0] and geo["W"] >= geo["k"][1]:
         xi = rng.integers(0, 3, size=x.shape).astype(float)      # ties
         for cls, fn in ((MaxPool2D, torch.nn.functional.max_pool2d), (AvgPool2D, torch.nn.functional.avg_pool2d)):
