@@ -34,7 +34,8 @@ machine; memory drops as well. The forward pass keeps only the padded input; the
 
 *Row groups.* A thin filter bank (LeNet-5's first layer has 6 filters) makes a matrix
 product with only F rows, which BLAS runs far below its speed for wider ones. With fewer
-than :data:`GROUP_ROWS_BELOW` filters, the forward pass computes m output rows (m = 4 or 2,
+than :data:`GROUP_ROWS_BELOW` filters on an input of at most
+:data:`GROUP_ROWS_MAX_CHANNELS` channels, the forward pass computes m output rows (m = 4 or 2,
 see :func:`_rows_per_group`) per row of the product instead: it is the convolution with
 F·m filters of height sh·(m − 1) + kh, the filter (f, r) being W[f] shifted down by sh·r
 rows (zeros elsewhere), and vertical stride m·sh. Its im2col matrix is smaller (for 5×5
@@ -92,15 +93,22 @@ CHUNK_BYTES = 3 * 2**19
 """Default size limit (1.5 MiB) of one chunk's im2col matrix (at least one sample)."""
 
 GROUP_ROWS_BELOW = 8
-"""Filter banks with fewer filters than this compute output rows in groups (see *Row
-groups* in the module docstring)."""
+"""Filter banks with fewer filters than this, on inputs of at most
+:data:`GROUP_ROWS_MAX_CHANNELS` channels, compute output rows in groups (see *Row groups*
+in the module docstring)."""
+
+GROUP_ROWS_MAX_CHANNELS = 3
+"""Row groups only for inputs with this many channels or fewer (gray or RGB images: a
+network's first layer). With more input channels the taller grouped filters' extra
+multiply-adds cost more than the wider product saves (measured for 8 and 16 channels)."""
 
 
-def _rows_per_group(F: int, OH: int, kh: int, sh: int) -> int:
+def _rows_per_group(F: int, C: int, OH: int, kh: int, sh: int) -> int:
     """Output rows that one row of the forward product computes: for a thin filter bank
-    (F < :data:`GROUP_ROWS_BELOW`) the largest of 4 and 2 that divides OH and adds at most
-    kh kernel rows (sh·(m − 1) ≤ kh, so at most twice the multiply-adds), else 1."""
-    if F < GROUP_ROWS_BELOW:
+    (F < :data:`GROUP_ROWS_BELOW`) on few input channels (C ≤
+    :data:`GROUP_ROWS_MAX_CHANNELS`), the largest of 4 and 2 that divides OH and adds at
+    most kh kernel rows (sh·(m − 1) ≤ kh: at most twice the multiply-adds); else 1."""
+    if F < GROUP_ROWS_BELOW and C <= GROUP_ROWS_MAX_CHANNELS:
         for m in (4, 2):
             if OH % m == 0 and sh * (m - 1) <= kh:
                 return m
@@ -149,7 +157,7 @@ def _geometry(xshape, wshape, stride, padding, chunk_bytes, itemsize):
     OH, OW = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
     wide = sw == 1
     Tw = Wp if wide else OW          # columns computed per output row (wide: garbage included)
-    m = _rows_per_group(F, OH, kh, sh)
+    m = _rows_per_group(F, C, OH, kh, sh)
     per_sample = C * (sh * (m - 1) + kh) * kw * (OH // m) * Tw * itemsize   # forward's cols
     n_chunks = -(-N * per_sample // max(1, chunk_bytes))
     chunk = -(-N // max(1, min(N, n_chunks)))   # balanced chunks, at least one sample each

@@ -281,12 +281,13 @@ def test_weight_gradient_is_the_same_with_and_without_dx(stride, rng):
 
 def test_rows_per_group_rule():
     from proxnet.functional.conv import _rows_per_group
-    assert _rows_per_group(6, 28, 5, 1) == 4       # LeNet-5's first layer
-    assert _rows_per_group(6, 10, 5, 1) == 2       # 10 rows: pairs
-    assert _rows_per_group(6, 7, 5, 1) == 1        # odd height
-    assert _rows_per_group(16, 28, 5, 1) == 1      # 16 filters fill the product already
-    assert _rows_per_group(6, 28, 1, 1) == 2       # 1×1 kernel: groups of 4 would quadruple the work
-    assert _rows_per_group(6, 28, 3, 2) == 2       # stride 2: groups of 4 need 9 kernel rows, not 3
+    assert _rows_per_group(6, 1, 28, 5, 1) == 4       # LeNet-5's first layer
+    assert _rows_per_group(6, 3, 10, 5, 1) == 2       # 10 rows: pairs
+    assert _rows_per_group(6, 1, 7, 5, 1) == 1        # odd height
+    assert _rows_per_group(16, 1, 28, 5, 1) == 1      # 16 filters fill the product already
+    assert _rows_per_group(6, 8, 28, 5, 1) == 1       # 8 input channels: not worth it
+    assert _rows_per_group(6, 1, 28, 1, 1) == 2       # 1×1 kernel: groups of 4 would quadruple the work
+    assert _rows_per_group(6, 1, 28, 3, 2) == 2       # stride 2: groups of 4 need 9 kernel rows, not 3
 
 
 @pytest.mark.parametrize("rows", [2, 4])
@@ -301,7 +302,7 @@ def test_row_groups_compute_what_single_rows_do(monkeypatch, rows, stride, need_
     b = rng.normal(size=4)
     results = {}
     for m in (1, rows):
-        monkeypatch.setattr(conv, "_rows_per_group", lambda F, OH, kh, sh, m=m: m)
+        monkeypatch.setattr(conv, "_rows_per_group", lambda F, C, OH, kh, sh, m=m: m)
         out, cache = conv2d_forward(x, W, b, stride, 1, chunk_bytes=20_000)
         assert cache[2]["rows"] == m and len(conv._chunks(cache[2])) > 1
         dout = np.cos(out)
@@ -452,7 +453,7 @@ def test_conv_and_pools_agree_with_torch_for_any_geometry(torch, geo):
     W = rng.normal(size=(geo["F"], geo["C"]) + geo["k"])
     b = rng.normal(size=geo["F"])
     # rows: output rows per group forced to 2 or 4 where they divide the output height
-    rule = (lambda F, OH, kh, sh: geo["rows"] if OH % geo["rows"] == 0 else 1) if geo["rows"] else None
+    rule = (lambda F, C, OH, kh, sh: geo["rows"] if OH % geo["rows"] == 0 else 1) if geo["rows"] else None
     with mock.patch.object(conv_module, "_rows_per_group", rule or conv_module._rows_per_group):
         out, cache = conv2d_forward(x, W, b, geo["s"], geo["p"], chunk_bytes=geo["chunk"])
     layer = Conv2D(geo["C"], geo["F"], geo["k"], stride=geo["s"], padding=geo["p"])
