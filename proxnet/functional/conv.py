@@ -117,6 +117,8 @@ def _rows_per_group(F: int, C: int, OH: int, kh: int, sh: int) -> int:
 
 def _pair(v, name):
     """An int or a pair of ints -> a tuple of two Python ints."""
+    if type(v) is tuple and len(v) == 2 and type(v[0]) is int and type(v[1]) is int:
+        return v                     # already one (what layers pass): the common case
     if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
         return int(v), int(v)
     if isinstance(v, (tuple, list)) and len(v) == 2 and all(
@@ -210,24 +212,28 @@ def _im2col(flat, g, n0, n1, rows_only=False, rows=1):
     return cols.reshape(-1, (n1 - n0) * g["T"] // rows)
 
 
+def _group_view(a, g):
+    """The (F, m, C, kh, kw) view of a row-group filter array ``a`` (F, m, C, khg, kw) whose
+    element [f, r, c, i, j] is a[f, r, c, sh·r + i, j]: where W[f, c, i, j] sits in the
+    filter of row r of a group (one stride moves r and the row together)."""
+    F, C, kh, kw, sh, m = g["F"], g["C"], g["kh"], g["kw"], g["sh"], g["rows"]
+    sF, sr, sC, si, sj = a.reshape(F, m, C, sh * (m - 1) + kh, kw).strides   # a is contiguous
+    return _strided(a, 0, (F, m, C, kh, kw), (sF, sr + sh * si, sC, si, sj), True)
+
+
 def _grouped_weights(Wm, g):
     """Filters of the row-group convolution: (F·m, C·(sh·(m − 1) + kh)·kw) with
     Wg[f, r, c, sh·r + i, j] = W[f, c, i, j] and zeros elsewhere (m = rows per group)."""
     F, C, kh, kw, sh, m = g["F"], g["C"], g["kh"], g["kw"], g["sh"], g["rows"]
-    Wg = np.zeros((F, m, C, sh * (m - 1) + kh, kw), Wm.dtype)
-    for r in range(m):
-        Wg[:, r, :, sh * r:sh * r + kh] = Wm.reshape(F, C, kh, kw)
-    return Wg.reshape(F * m, -1)
+    Wg = np.zeros((F * m, C * (sh * (m - 1) + kh) * kw), Wm.dtype)
+    _group_view(Wg, g)[...] = Wm.reshape(F, 1, C, kh, kw)
+    return Wg
 
 
 def _fold_grouped(dWg, g):
-    """Gradient of W from that of the row-group filters (the adjoint of :func:`_grouped_weights`)."""
-    F, C, kh, kw, sh, m = g["F"], g["C"], g["kh"], g["kw"], g["sh"], g["rows"]
-    dWg = dWg.reshape(F, m, C, sh * (m - 1) + kh, kw)
-    dW = dWg[:, 0, :, :kh].copy()
-    for r in range(1, m):
-        dW += dWg[:, r, :, sh * r:sh * r + kh]
-    return dW.reshape(F, C * kh * kw)
+    """Gradient of W (F, C·kh·kw) from that of the row-group filters (the adjoint of
+    :func:`_grouped_weights`)."""
+    return _group_view(dWg, g).sum(axis=1).reshape(g["F"], -1)
 
 
 def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, stride=1, padding=0, *,
@@ -280,7 +286,7 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, stride=1,
     Wm = W.reshape(F, -1).astype(dtype, copy=False)
     m = g["rows"]                    # output rows per group (see Row groups)
     Wf = _grouped_weights(Wm, g) if m > 1 else Wm
-    bias = None if b is None else np.repeat(b.astype(dtype, copy=False), m).reshape(F * m, 1)
+    bias = None if b is None else b.astype(dtype, copy=False).reshape(F, 1)
     out = np.empty((N, F, OH, OW), dtype)
     for n0, n1 in _chunks(g):
         n = n1 - n0
@@ -289,8 +295,9 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, stride=1,
         # Bias on the contiguous rows, then crop the garbage columns and go back to NCHW
         # (row r of group t is output row m·t + r) with one copy (a copy pays less per
         # short run than an arithmetic ufunc).
-        if bias is not None:
-            out_c += bias
+        if bias is not None:      # rows (f, r) of one filter are contiguous: one bias each
+            by_filter = out_c.reshape(F, -1)
+            by_filter += bias
         np.copyto(out[n0:n1].reshape(n, F, OH // m, m, OW),
                   out_c.reshape(F, m, n, OH // m, Tw)[..., :OW].transpose(2, 0, 3, 1, 4))
     return out, (flat, Wm, g)
