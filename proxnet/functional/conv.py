@@ -42,8 +42,8 @@ rows (zeros elsewhere), and vertical stride m·sh. Its im2col matrix is smaller 
 kernels and m = 4, 8 kernel rows per 4 output rows instead of 20) and the product has
 F·m rows, at the price of up to twice the multiply-adds. The crop copy interleaves the
 rows back. A layer that needs no dx computes dW the same way and folds it back onto W. In
-a per-step A/B of LeNet-5 training, groups of 4 made steps about 7% faster than single rows
-on 1 thread and 13% on 2 (groups of 2: about 4% and 7%).
+a per-step A/B of LeNet-5 training (``benchmarks/ab_step.py``), groups of 4 made steps 5–7%
+faster than single rows on 1 thread and 11–13% on 2 (groups of 2: about 4% and 7%).
 
 Backward, per chunk, with the chunk's dout laid out as (F, n·T) (garbage columns zero):
 
@@ -76,7 +76,8 @@ Two kinds of buffers are reused instead of allocated on every call:
   gradient, ...) is kept *per thread* and shared by every convolution that thread runs,
   grown to the largest chunk seen. Shards of a batch and the layers of a network then
   reuse the same few cache-warm buffers instead of each owning a set: in a per-step A/B
-  of LeNet-5 training this made steps about 9% faster on 1 thread and 5% on 2 than
+  of LeNet-5 training (an earlier version of ``benchmarks/ab_step.py`` that also computed
+  the first layer's dx) this made steps about 9% faster on 1 thread and 5% on 2 than
   scratch kept per layer.
 
 Results never depend on either. Returned arrays (``out``, ``dx``, ``dW``, ``db``) are
