@@ -26,11 +26,12 @@ horizontal strides use exact columns (Tw = OW).
 
 *Chunks of samples.* ``cols`` is C·kh·kw times larger than the input. Instead of one
 matrix for the whole batch, the batch is cut into chunks of samples whose forward ``cols``
-(with row groups, the smaller grouped one) stays under ``chunk_bytes`` (default :data:`CHUNK_BYTES`, about the size of a core's cache), and
-one chunk is formed, multiplied and dropped at a time. The buffers stay in cache, which
-made a LeNet-5 training step 10–15% faster than one batch-wide ``cols`` on the development
-machine; memory drops as well. The forward pass keeps only the padded input; the backward pass forms each chunk's
-``cols`` again (a cheap copy of cached data) instead of storing it.
+(with row groups, the smaller grouped one) stays under ``chunk_bytes`` (default
+:data:`CHUNK_BYTES`, about the size of a core's cache), and one chunk is formed, multiplied
+and dropped at a time. The buffers stay in cache, which made a LeNet-5 training step 10–15%
+faster than one batch-wide ``cols`` on the development machine; memory drops as well. The
+forward pass keeps only the padded input; the backward pass forms each chunk's ``cols``
+again (a cheap copy of cached data) instead of storing it.
 
 *Row groups.* A thin filter bank (LeNet-5's first layer has 6 filters) makes a matrix
 product with only F rows, which BLAS runs far below its speed for wider ones. With fewer
@@ -169,6 +170,11 @@ def _geometry(xshape, wshape, stride, padding, chunk_bytes, itemsize):
                 rows=m)
 
 
+def _group_kh(g, m):
+    """Kernel height of the row-group convolution with m rows per group: sh·(m − 1) + kh."""
+    return g["sh"] * (m - 1) + g["kh"]
+
+
 def _offset_view(flat, g, n0, n1, writeable=False, rows=1):
     """Strided view of samples n0:n1 of the flat padded buffer, shape (C, kh, kw, n, OH, Tw),
     element [c, i, j, n, r, q] = xpad[n0 + n, c, sh·r + i, sw·q + j] (garbage beyond OW in
@@ -183,7 +189,7 @@ def _offset_view(flat, g, n0, n1, writeable=False, rows=1):
     """
     s = flat.itemsize
     HWp, Wp = g["Hp"] * g["Wp"], g["Wp"]
-    shape = (g["C"], g["sh"] * (rows - 1) + g["kh"], g["kw"], n1 - n0, g["OH"] // rows, g["Tw"])
+    shape = (g["C"], _group_kh(g, rows), g["kw"], n1 - n0, g["OH"] // rows, g["Tw"])
     strides = (HWp * s, Wp * s, s, g["C"] * HWp * s, rows * g["sh"] * Wp * s, g["sw"] * s)
     return _strided(flat, n0 * g["C"] * HWp, shape, strides, writeable)
 
@@ -218,15 +224,15 @@ def _group_view(a, g):
     element [f, r, c, i, j] is a[f, r, c, sh·r + i, j]: where W[f, c, i, j] sits in the
     filter of row r of a group (one stride moves r and the row together)."""
     F, C, kh, kw, sh, m = g["F"], g["C"], g["kh"], g["kw"], g["sh"], g["rows"]
-    sF, sr, sC, si, sj = a.reshape(F, m, C, sh * (m - 1) + kh, kw).strides   # a is contiguous
+    sF, sr, sC, si, sj = a.reshape(F, m, C, _group_kh(g, m), kw).strides   # a is contiguous
     return _strided(a, 0, (F, m, C, kh, kw), (sF, sr + sh * si, sC, si, sj), True)
 
 
 def _grouped_weights(Wm, g):
     """Filters of the row-group convolution: (F·m, C·(sh·(m − 1) + kh)·kw) with
     Wg[f, r, c, sh·r + i, j] = W[f, c, i, j] and zeros elsewhere (m = rows per group)."""
-    F, C, kh, kw, sh, m = g["F"], g["C"], g["kh"], g["kw"], g["sh"], g["rows"]
-    Wg = np.zeros((F * m, C * (sh * (m - 1) + kh) * kw), Wm.dtype)
+    F, C, kh, kw, m = g["F"], g["C"], g["kh"], g["kw"], g["rows"]
+    Wg = np.zeros((F * m, C * _group_kh(g, m) * kw), Wm.dtype)
     _group_view(Wg, g)[...] = Wm.reshape(F, 1, C, kh, kw)
     return Wg
 
@@ -326,7 +332,7 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
     shift = need_dx and g["wide"]
     m = 1 if need_dx else g["rows"]    # without dx, dW by row groups like the forward pass
     # dW, in shift mode its (F, kw, C, kh) transpose, with row groups that of their filters
-    dW = np.zeros((F * kw, C * kh) if shift else (F * m, C * (g["sh"] * (m - 1) + kh) * kw), dtype)
+    dW = np.zeros((F * kw, C * kh) if shift else (F * m, C * _group_kh(g, m) * kw), dtype)
     db = np.zeros(F, dtype)
     dflat = np.zeros(N * C * Hp * Wp + g["tail"], dtype) if need_dx else None
     if shift:   # W'[c·kh + i, f·kw + j] = W[f, c, i, j]

@@ -54,9 +54,10 @@ def _slices(a, axis, k, s, o):
     return views
 
 
-def _tiles(a, axis, k, s, o):
-    """True when the windows tile the axis exactly (stride = kernel, no leftover entries)."""
-    return k > 1 and k == s and a.shape[axis] == k * o
+def _tiles(size, k, s, o):
+    """True when o windows of length k, stride s tile an axis of ``size`` entries exactly
+    (stride = kernel, no leftover entries): dx needs no zeroing first."""
+    return k == s and size == k * o
 
 
 def _max_1d(a, axis, k, s):
@@ -71,7 +72,7 @@ def _max_1d(a, axis, k, s):
     """
     o = pool_output_size(a.shape[axis], k, s)
     views = _slices(a, axis, k, s, o)
-    if _tiles(a, axis, k, s, o):
+    if k > 1 and _tiles(a.shape[axis], k, s, o):
         staged = [np.array(v, order="C") for v in views]
         out = np.maximum(staged[0], staged[1])
         for v in staged[2:]:
@@ -110,8 +111,7 @@ def _max_1d_backward(dout, ref, m, shape, axis, k, s):
         return dx
     a = ref
     overlap = k > s
-    full = k == s and a.shape[axis] == k * o     # the windows tile the axis exactly
-    dx = np.empty(a.shape, dout.dtype) if full else np.zeros(a.shape, dout.dtype)
+    dx = np.empty(a.shape, dout.dtype) if _tiles(a.shape[axis], k, s, o) else np.zeros(a.shape, dout.dtype)
     if k == 1:
         _slices(dx, axis, 1, s, o)[0][...] = dout
         return dx
@@ -175,7 +175,7 @@ def _avg_1d(a, axis, k, s):
 
 def _avg_1d_backward(dout, shape, axis, k, s):
     o = dout.shape[axis]
-    full = k == s and shape[axis] == k * o
+    full = _tiles(shape[axis], k, s, o)
     dx = np.empty(shape, dout.dtype) if full else np.zeros(shape, dout.dtype)
     g = dout * dout.dtype.type(1.0 / k) if k > 1 else dout
     for v in _slices(dx, axis, k, s, o):
