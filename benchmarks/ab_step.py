@@ -17,9 +17,9 @@ all its steps and its speed relative to the baseline on the same thread count, b
 ratio of total times and as the median of the per-step ratios.
 
 Each step is what ``Sequential.fit`` does for a batch: forward, loss and backward of the
-batch's shards (the first layer computes no input gradient), then the optimizer step; it
-calls the model's internal ``_forward_backward`` and ``_step`` so that nothing else (epoch
-bookkeeping, progress) is timed. The docs' "per-step A/B" figures come from this script.
+batch's shards (the first layer computes no input gradient), then the training step; it is
+built from the pieces of :mod:`proxnet.training` (``Shards``, ``forward_backward``,
+``training_step``) so that nothing else (epoch bookkeeping, progress) is timed. The docs' "per-step A/B" figures come from this script.
 """
 from __future__ import annotations
 
@@ -85,17 +85,27 @@ class Override:
 
 
 def build(args, override):
-    """A model and what a training step needs, built under the setting's overrides."""
+    """A model and its shards, built under the setting's overrides."""
     from proxnet.architectures import lenet5
+    from proxnet.training import Shards
     with override:
         model = lenet5(variant=args.variant, pooling=args.pooling, activation="relu",
                        optimizer={"kind": "sgd", "lr": 0.01}, seed=0)
         model.layers[0].input_grad = False          # as in fit: the first layer needs no dx
-        per_shard = model._samples_per_shard((1, 28, 28))
-        shards = len(model._shard_bounds(args.batch, per_shard))
-        replicas = model._replicas(shards) if shards > 1 else []
-    slots = [(name, *model._locate(name)) for name, _ in model.named_parameters()]
-    return model, per_shard, replicas, slots
+        shards = Shards(model.layers, (1, 28, 28), model.dtype.itemsize, args.batch)
+    return model, shards
+
+
+def train_step(model, shards, Xb, yb):
+    """Gradient of the batch in shards, then the training step (no regularizers)."""
+    from proxnet.training import training_step
+    from proxnet.training.trainer import forward_backward
+    shards.gradient(lambda layers, X, y, w: forward_backward(layers, model.loss_fn, X, y, w), Xb, yb)
+    new = training_step(dict(model.named_parameters()), dict(model.named_gradients()),
+                        model.optimizer, {})
+    for name, value in new.items():
+        layer, key = model.locate(name)
+        layer.params[key] = value
 
 
 def main(argv=None):
@@ -129,11 +139,10 @@ def main(argv=None):
                 b = k % batches
                 Xb, yb = X[b * args.batch:(b + 1) * args.batch], y[b * args.batch:(b + 1) * args.batch]
                 turn = k % len(runs)
-                for name, override, model, per_shard, replicas, slots, times in runs[turn:] + runs[:turn]:
+                for name, override, model, shards, times in runs[turn:] + runs[:turn]:
                     with override:
                         t = time.perf_counter()
-                        model._forward_backward(Xb, yb, per_shard, replicas, False)
-                        model._step(slots, [], [])
+                        train_step(model, shards, Xb, yb)
                         dt = time.perf_counter() - t
                     if k >= args.warmup:
                         times.append(dt)

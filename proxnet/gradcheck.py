@@ -158,12 +158,12 @@ def check_model(model, X, y, *, seed: int = 0, h: float = DEFAULT_H,
         for layer, rng in zip(model.layers, spawn(np.random.default_rng(seed), len(model.layers))):
             layer.set_rng(rng)
 
-    Xc, yc = model._check_X(X), model._check_y(y, X)
+    Xc, yc = model.check_X(X), model.check_y(y, X)
     regs = model.regularizers()
 
     def total_loss():  # the loss of loss_and_grads without its backward pass
         reseed()
-        return model.loss_fn(model.forward(Xc, training=True), yc)[0] + model._reg_loss(regs)
+        return model.loss_fn(model.forward(Xc, training=True), yc)[0] + model.regularization_loss()
 
     reseed()
     _, grads = model.loss_and_grads(X, y)

@@ -55,7 +55,11 @@ def _targets_like(outputs, targets, name="targets"):
 
 
 class Loss:
-    """A fused loss. ``kind`` is "multiclass", "binary" or "regression" (what the outputs mean)."""
+    """A fused loss. ``kind`` is "multiclass", "binary" or "regression" (what the outputs mean).
+
+    Label decoding lives here too: :meth:`classifies` says whether targets are class labels,
+    :meth:`labels` turns targets into integer labels and :meth:`decide` outputs into
+    predicted labels, so that every metric decodes labels the same way."""
 
     name = "loss"
     kind = "regression"
@@ -66,6 +70,27 @@ class Loss:
     def predict_proba(self, outputs):
         """Class probabilities from raw network outputs (classification losses)."""
         raise ValueError(f"{self.name}: outputs are not probabilities")
+
+    def classifies(self, targets) -> bool:
+        """True for a classification loss, or for integer class labels (N,) (MSE on labels)."""
+        t = np.asarray(targets)
+        return self.kind in ("multiclass", "binary") or (t.ndim == 1 and t.dtype.kind in "iub")
+
+    def labels(self, targets) -> np.ndarray:
+        """Integer class labels from int labels, one-hot rows, or binary 0/1 targets."""
+        t = np.asarray(targets)
+        if t.ndim == 2 and t.shape[1] > 1:
+            return t.argmax(axis=1)
+        if self.kind == "binary":
+            return (t.reshape(-1) > 0.5).astype(np.intp)
+        return t.reshape(-1)
+
+    def decide(self, outputs) -> np.ndarray:
+        """Predicted class labels (N,) from raw outputs (N, K): the arg-max, or a 0.5
+        threshold on the probability of a single binary output."""
+        if self.kind == "binary" and outputs.shape[1] == 1:
+            return (self.predict_proba(outputs)[:, 0] > 0.5).astype(np.intp)
+        return outputs.argmax(axis=1)
 
     def __repr__(self):
         return f"{type(self).__name__}()"

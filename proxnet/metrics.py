@@ -1,4 +1,5 @@
-"""Metrics: accuracy, MSE, sparsity (exact zeros), dead units, effective parameter count."""
+"""Metrics: accuracy, MSE, SSE, the metric of a model's outputs, sparsity (exact zeros), dead
+units, effective parameter count."""
 from __future__ import annotations
 
 import numpy as np
@@ -25,7 +26,18 @@ def sum_squared_error(y_true, y_pred) -> float:
     """Σ (y_pred − y_true)² (the curve-fitting experiments' test error)."""
     a = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
     b = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
+    if a.shape != b.shape:
+        raise ValueError(f"y_pred: expected shape {a.shape}, got {b.shape}")
     return float(np.sum((a - b) ** 2))
+
+
+def output_metrics(loss, outputs, targets) -> dict:
+    """``{"accuracy": ...}`` for class targets, else ``{"mse": ...}``, from a model's raw
+    outputs; labels are decoded by ``loss`` (:meth:`proxnet.losses.Loss.labels` /
+    :meth:`~proxnet.losses.Loss.decide`)."""
+    if loss.classifies(targets):
+        return {"accuracy": accuracy(loss.labels(targets), loss.decide(outputs))}
+    return {"mse": mean_squared_error(targets, outputs)}
 
 
 def zero_fraction(w: np.ndarray) -> float:

@@ -228,9 +228,8 @@ class _BaseMLP(BaseEstimator):
             if isinstance(layer, Dense) and layer.bias:
                 layer.set_regularizer("b", reg if self.regularize_biases else None)
         spec = self._optimizer_spec()
-        model.optimizer.base_lr = spec["lr"]
-        if "momentum" in spec:
-            model.optimizer.hyperparams["momentum"] = spec["momentum"]
+        model.optimizer.configure(lr=spec["lr"], **({"momentum": spec["momentum"]}
+                                                    if "momentum" in spec else {}))
 
     def _dense_layers(self):
         return [layer for layer in self.model_.layers if isinstance(layer, Dense)]
@@ -306,7 +305,7 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = 0
         converged = incremental
         for _ in range(epochs):
-            epoch = getattr(model, "_epochs_done", 0)
+            epoch = model.trainer.epochs_done
             # One fit call per epoch, seeded by (seed, global epoch): shuffling and dropout
             # masks depend only on the epoch number, so warm starts and partial_fit calls
             # continue exactly where an uninterrupted run would be.

@@ -23,11 +23,15 @@ def check_array(x, name: str, *, ndim=None, dtype=None, finite: bool = True,
         Expected shape with ``None`` for free axes, e.g. ``(None, 784)``.
     """
     try:
-        arr = np.asarray(x, dtype=dtype) if dtype is not None else np.asarray(x)
+        arr = np.asarray(x)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name}: expected a numeric array, got {type(x).__name__} ({exc})") from None
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{name}: expected real numbers, got complex values (dtype {arr.dtype})")
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if arr.ndim not in allowed:

@@ -17,7 +17,7 @@ def ab_step():
 def test_ab_step_runs_and_restores_overrides(ab_step, mnist_dir, capsys):
     before = conv.GROUP_ROWS_BELOW
     ab_step["main"](["--setting", "groups=", "--setting",
-                     "single-rows=proxnet.functional.conv:GROUP_ROWS_BELOW=0,proxnet.model:SHARD_BYTES=1000000",
+                     "single-rows=proxnet.functional.conv:GROUP_ROWS_BELOW=0,proxnet.training.shards:SHARD_BYTES=1000000",
                      "--steps", "3", "--warmup", "1", "--n", "128", "--threads", "1"])
     out = capsys.readouterr().out
     assert "groups" in out and "single-rows" in out and "median per-step" in out

@@ -121,7 +121,7 @@ def test_lenet5_save_load_round_trip(tmp_path, rng):
     model.layers[3].set_regularizer("b", L1(1e-3))
     X, y = rng.random((16, 1, 28, 28)), rng.integers(0, 10, 16)
     model.fit(X, y, epochs=1, batch_size=8, seed=0, verbose=False)
-    model.save(tmp_path / "lenet")
+    proxnet.save(model, tmp_path / "lenet")
     loaded = proxnet.load(tmp_path / "lenet.npz")
     assert repr(loaded) == repr(model)
     for (n1, v1), (n2, v2) in zip(model.named_parameters(), loaded.named_parameters()):
@@ -145,7 +145,7 @@ def test_custom_conv_options_round_trip(tmp_path, rng):
     for layer in model.layers[:4]:
         shape = layer.output_shape(shape)
     assert shape == (4, 2, 2)
-    model.save(tmp_path / "m.npz")
+    proxnet.save(model, tmp_path / "m.npz")
     loaded = proxnet.load(tmp_path / "m.npz")
     assert [layer.get_config() for layer in loaded.layers] == [layer.get_config() for layer in model.layers]
     X = rng.normal(size=(5, 3, 9, 8))

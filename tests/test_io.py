@@ -24,7 +24,7 @@ def test_round_trip(tmp_path, rng):
     X = rng.normal(size=(9, 4))
     m.fit(X, rng.integers(0, 2, 9), epochs=2, batch_size=3, seed=0, verbose=False)
     path = tmp_path / "m.npz"
-    m.save(path)
+    proxnet.save(m, path)
     m2 = proxnet.load(path)
     for (n1, v1), (n2, v2) in zip(m.named_parameters(), m2.named_parameters()):
         assert n1 == n2 and v1.dtype == v2.dtype
@@ -37,16 +37,16 @@ def test_round_trip(tmp_path, rng):
 
 def test_file_holds_npz_and_json_without_pickle(tmp_path):
     path = tmp_path / "m.npz"
-    _model().save(path)
+    proxnet.save(_model(), path)
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(data["__meta__"].tobytes())
-    assert meta["format"] == "proxnet-model" and meta["format_version"] == 1
+    assert meta["format"] == "proxnet-model" and meta["format_version"] == proxnet.io.FORMAT_VERSION == 2
     assert [layer["class"] for layer in meta["layers"]][:2] == ["Dense", "ReLU"]
 
 
 def test_truncated_file(tmp_path):
     path = tmp_path / "m.npz"
-    _model().save(path)
+    proxnet.save(_model(), path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ModelFileError, match="unreadable or truncated"):
@@ -77,7 +77,7 @@ def _rewrite(path, mutate_meta=None, mutate_arrays=None):
 
 def test_tampered_weights_fail_checksum(tmp_path):
     path = tmp_path / "m.npz"
-    _model().save(path)
+    proxnet.save(_model(), path)
 
     def bump(arrays):
         arrays["param/0.W"] = arrays["param/0.W"] + 1e-9
@@ -88,7 +88,7 @@ def test_tampered_weights_fail_checksum(tmp_path):
 
 def test_tampered_metadata_cannot_name_arbitrary_classes(tmp_path):
     path = tmp_path / "m.npz"
-    _model().save(path)
+    proxnet.save(_model(), path)
 
     def evil(meta):
         meta["layers"][0]["class"] = "os.system"
@@ -96,12 +96,12 @@ def test_tampered_metadata_cannot_name_arbitrary_classes(tmp_path):
     with pytest.raises(ModelFileError, match="unknown layer 'os.system'"):
         proxnet.load(path)
 
-    _model().save(path)
+    proxnet.save(_model(), path)
     _rewrite(path, mutate_meta=lambda m: m.update(format_version=99))
     with pytest.raises(ModelFileError, match="format_version"):
         proxnet.load(path)
 
-    _model().save(path)
+    proxnet.save(_model(), path)
     _rewrite(path, mutate_meta=lambda m: m["layers"][0]["config"].update(out_features=7))
     with pytest.raises(ModelFileError, match="shape"):
         proxnet.load(path)

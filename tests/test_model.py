@@ -103,7 +103,7 @@ def test_divergence_names_epoch_and_step_and_keeps_last_good_weights(rng):
     snapshots = []
 
     class Spy(proxnet.callbacks.Callback):
-        def on_epoch_end(self, model, epoch, logs):
+        def on_epoch_end(self, epoch, logs=None):
             snapshots.append(logs)
 
     with pytest.raises(TrainingDivergedError, match=r"epoch \d+, step \d+") as info:
@@ -146,8 +146,8 @@ def test_early_stopping_restores_best_weights(rng):
     seen = {}
 
     class Record(proxnet.callbacks.Callback):
-        def on_epoch_end(self, model, epoch, logs):
-            seen[epoch] = ({k: v.copy() for k, v in model.named_parameters()}, logs["val_loss"])
+        def on_epoch_end(self, epoch, logs=None):
+            seen[epoch] = ({k: v.copy() for k, v in self.model.named_parameters()}, logs["val_loss"])
 
     es = EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
     model = _mlp(optimizer={"kind": "sgd", "lr": 0.5})
@@ -192,7 +192,7 @@ def test_float64_model(rng):
     model = _mlp(dtype="float64")
     X, y = _blobs(rng, 10)
     assert all(v.dtype == np.float64 for _, v in model.named_parameters())
-    assert model.forward(model._check_X(X)).dtype == np.float64
+    assert model.forward(model.check_X(X)).dtype == np.float64
     with pytest.raises(ValueError, match="dtype"):
         _mlp(dtype="int32")
 

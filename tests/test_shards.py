@@ -1,15 +1,17 @@
-"""Training steps in shards (proxnet.model.SHARD_BYTES) and the threads that run them
+"""Training steps in shards (proxnet.training.shards) and the threads that run them
 (proxnet.parallel): the same gradients as one whole batch, the same bits on any number of
 threads, and no sharding where a layer does not allow it."""
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-import proxnet.model
+import proxnet.training.shards as shards
 from proxnet import Sequential, TrainingDivergedError
 from proxnet.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Tanh
 from proxnet.parallel import num_threads, run_shards
 from proxnet.regularizers import L1, L2
+from proxnet.training.step import penalty_gradients
+from proxnet.training.trainer import forward_backward
 
 
 def _conv_model(dtype="float64", **kw):
@@ -30,19 +32,24 @@ def _fit(model, X, y, **kw):
     return model.fit(X, y, **args)
 
 
+def _per_shard(model, sample_shape, budget=None):
+    return shards.samples_per_shard(model.layers, sample_shape, model.dtype.itemsize,
+                                    shards.SHARD_BYTES if budget is None else budget)
+
+
 def _force_shards(monkeypatch, model, sample_shape, per_shard, budget="SHARD_BYTES"):
     """Make ``budget`` (SHARD_BYTES or INFERENCE_SHARD_BYTES) hold exactly ``per_shard``
     samples of ``model``'s activations."""
-    every = (1 << 40) // model._samples_per_shard(sample_shape, 1 << 40)   # bytes per sample
-    monkeypatch.setattr(proxnet.model, budget, every * per_shard)
-    assert model._samples_per_shard(sample_shape, every * per_shard) == per_shard
+    every = (1 << 40) // _per_shard(model, sample_shape, 1 << 40)   # bytes per sample
+    monkeypatch.setattr(shards, budget, every * per_shard)
+    assert _per_shard(model, sample_shape, every * per_shard) == per_shard
 
 
 def _spy_on_run_shards(monkeypatch):
     """A list that records the shard count of every run_shards call of the model."""
     calls = []
-    real = proxnet.model.run_shards
-    monkeypatch.setattr(proxnet.model, "run_shards", lambda fn, n: calls.append(n) or real(fn, n))
+    real = shards.run_shards
+    monkeypatch.setattr(shards, "run_shards", lambda fn, n: calls.append(n) or real(fn, n))
     return calls
 
 
@@ -52,7 +59,7 @@ def _spy_on_run_shards(monkeypatch):
     (64, 25, [16, 16, 16, 16]),            # 3 needed -> 4: an even count keeps two threads busy
     (10, 3, [3, 3, 2, 2]), (3, 1, [1, 1, 1]), (1, 1, [1]), (7, None, [7])])
 def test_shard_bounds_are_even_balanced_and_cover_the_batch(n, per_shard, sizes):
-    bounds = Sequential._shard_bounds(n, per_shard)
+    bounds = shards.shard_bounds(n, per_shard)
     assert [b - a for a, b in bounds] == sizes
     assert bounds[0][0] == 0 and bounds[-1][1] == n
     assert all(b0[1] == b1[0] for b0, b1 in zip(bounds, bounds[1:]))
@@ -63,14 +70,14 @@ def test_samples_per_shard_counts_every_activation(rng):
     # per sample: input 2·8·8, conv 4·8·8, relu 4·8·8, pool 4·4·4, conv 3·2·2, tanh 3·2·2,
     # flatten 12, dense 8, relu 8, dense 3
     values = 128 + 256 + 256 + 64 + 12 + 12 + 12 + 8 + 8 + 3
-    assert model._samples_per_shard((2, 8, 8)) == proxnet.model.SHARD_BYTES // (values * 4)
-    assert _conv_model("float64")._samples_per_shard((2, 8, 8)) == proxnet.model.SHARD_BYTES // (values * 8)
+    assert _per_shard(model, (2, 8, 8)) == shards.SHARD_BYTES // (values * 4)
+    assert _per_shard(_conv_model("float64"), (2, 8, 8)) == shards.SHARD_BYTES // (values * 8)
 
 
 def test_a_layer_that_is_not_shardable_keeps_batches_whole():
     model = Sequential([Dense(4, 8), ReLU(), Dropout(0.5), Dense(8, 2)], seed=0)
-    assert model._samples_per_shard((4,)) is None
-    assert Sequential._shard_bounds(1000, None) == [(0, 1000)]
+    assert _per_shard(model, (4,)) is None
+    assert shards.shard_bounds(1000, None) == [(0, 1000)]
 
 
 # -- the same training, whole or in shards ---------------------------------------------------------------
@@ -97,13 +104,15 @@ def test_sharded_gradient_equals_the_whole_batch_gradient(rng, monkeypatch):
     ref_loss, ref = model.loss_and_grads(X, y)             # one whole batch
     model.layers[0].input_grad = False
     _force_shards(monkeypatch, model, (2, 8, 8), 5)
-    replicas = [[layer.replica() for layer in model.layers] for _ in range(4)]
-    loss, _ = model._forward_backward(X, y, 5, replicas, False)
+    sharded = shards.Shards(model.layers, (2, 8, 8), 8, 12)
+    assert len(sharded.bounds(12)) == 4
+    loss, _ = sharded.gradient(lambda layers, Xs, ys, w: forward_backward(layers, model.loss_fn, Xs, ys, w),
+                               X, y)
     model.layers[0].input_grad = True
-    regs = model.regularizers()
-    model._add_penalty_grads(model._slots(regs, "penalty"))
-    assert loss + model._reg_loss(regs) == pytest.approx(ref_loss, rel=1e-13)
-    for name, g in model.named_gradients():
+    grads = penalty_gradients(dict(model.named_parameters()), dict(model.named_gradients()),
+                              model.regularizers())
+    assert loss + model.regularization_loss() == pytest.approx(ref_loss, rel=1e-13)
+    for name, g in grads.items():
         np.testing.assert_allclose(g, ref[name], rtol=1e-11, atol=1e-14, err_msg=name)
 
 
@@ -199,7 +208,7 @@ def test_inference_shards_match_one_batch_and_do_not_depend_on_threads(rng, monk
     outs = []
     for threads in (1, 2):
         with threadpool_limits(threads):
-            outs.append(model._forward_batched(X, batch_size=30))   # 30 -> 6 shards, 20 -> 4
+            outs.append(shards.forward_batched(model.layers, X, 8, batch_size=30))   # 30 -> 6 shards, 20 -> 4
     assert calls == [6, 4, 6, 4]
     np.testing.assert_allclose(outs[0], whole, rtol=1e-12, atol=1e-14)
     assert np.array_equal(outs[0], outs[1])
@@ -209,6 +218,6 @@ def test_inference_shards_match_one_batch_and_do_not_depend_on_threads(rng, monk
 def test_the_cuts_the_guide_describes():
     from proxnet.architectures import lenet5, mlp
     lenet = lenet5(variant="compact", seed=0)
-    assert lenet._shard_bounds(64, lenet._samples_per_shard((1, 28, 28))) == [(0, 32), (32, 64)]
+    assert shards.shard_bounds(64, _per_shard(lenet, (1, 28, 28))) == [(0, 32), (32, 64)]
     net = mlp([784, 128, 128, 128, 10], seed=0)
-    assert net._shard_bounds(128, net._samples_per_shard((784,))) == [(0, 128)]
+    assert shards.shard_bounds(128, _per_shard(net, (784,))) == [(0, 128)]

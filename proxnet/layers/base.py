@@ -11,11 +11,15 @@ never discovered with ``hasattr``.
 """
 from __future__ import annotations
 
+import contextvars
 import copy
 
 import numpy as np
 
 from ..backend import as_generator, resolve_dtype
+from ..regularizers import get_regularizer
+
+_BUILDING_FROM_ARRAYS = contextvars.ContextVar("proxnet_building_from_arrays", default=False)
 
 
 class Layer:
@@ -37,12 +41,18 @@ class Layer:
         of a model in training needs no input gradient).
     shardable : bool (class attribute)
         True when forward and backward treat every sample independently and deterministically
-        and keep nothing between calls but their own caches, so that a batch may be cut into
-        shards run at the same time on :meth:`replica` s (see ``Sequential.fit``). False by
-        default, so a layer written elsewhere is never split without saying it may be.
+        and keep nothing between calls but the attributes named in ``scratch``, so that a batch
+        may be cut into shards run at the same time on :meth:`replica` s (see
+        :mod:`proxnet.training.shards`). False by default, so a layer written elsewhere is
+        never split without saying it may be.
+    scratch : dict[str, object] (class attribute)
+        Every attribute a call writes (caches, work buffers) and its empty value (or a
+        callable making one, e.g. ``dict``): a :meth:`replica` gets fresh ones, copies and
+        pickles leave them behind. A shardable layer must name all of them here.
     """
 
     shardable: bool = False
+    scratch: dict = {"_cache": None}
 
     weight_names: tuple[str, ...] = ()
     unit_axes: dict[str, tuple[int, int]] = {}
@@ -55,6 +65,11 @@ class Layer:
         self.regularizers: dict = {}
         self.input_grad = True
         self.dtype = resolve_dtype(None)
+        self._clear_scratch()
+
+    def _clear_scratch(self) -> None:
+        for name, empty in self.scratch.items():
+            setattr(self, name, empty() if callable(empty) else empty)
 
     # -- the contract --------------------------------------------------------
     def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
@@ -66,10 +81,46 @@ class Layer:
     def replica(self) -> "Layer":
         """A shallow copy that shares this layer's ``params`` dict (so it always computes with
         the current parameters, also after an optimizer step replaces them) but has its own
-        ``grads`` and caches. Training steps run shards of a batch on replicas."""
+        ``grads`` and fresh ``scratch`` attributes. Training steps run shards of a batch on
+        replicas."""
         twin = copy.copy(self)
         twin.grads = {}
+        twin._clear_scratch()
         return twin
+
+    def __getstate__(self):
+        # Copies and pickles leave the scratch (caches, work buffers) behind: it can be
+        # large and the next forward rebuilds it.
+        state = self.__dict__.copy()
+        for name, empty in self.scratch.items():
+            state[name] = empty() if callable(empty) else empty
+        return state
+
+    # -- building from a file ------------------------------------------------------
+    def parameter_shapes(self) -> dict:
+        """``{name: shape}`` of the parameters this layer's configuration implies (known
+        before any parameter exists, so a model file is checked before allocating)."""
+        return {}
+
+    @classmethod
+    def from_arrays(cls, config: dict, params: dict) -> "Layer":
+        """A layer built from its ``get_config()`` and its parameter arrays, which are checked
+        against :meth:`parameter_shapes` first; nothing is randomly initialized."""
+        token = _BUILDING_FROM_ARRAYS.set(True)
+        try:
+            layer = cls(**config)
+        finally:
+            _BUILDING_FROM_ARRAYS.reset(token)
+        expected = layer.parameter_shapes()
+        if set(expected) != set(params):
+            raise ValueError(f"{cls.__name__}: parameters {sorted(params)} given, the "
+                             f"configuration has {sorted(expected)}")
+        for name, shape in expected.items():
+            if tuple(params[name].shape) != tuple(shape):
+                raise ValueError(f"{cls.__name__}: parameter {name!r} has shape "
+                                 f"{tuple(params[name].shape)}, the configuration needs {tuple(shape)}")
+            layer.params[name] = params[name]
+        return layer
 
     # -- helpers shared by all layers -----------------------------------------
     def reset_parameters(self, rng: np.random.Generator) -> None:
@@ -92,7 +143,12 @@ class Layer:
         regularizers (a bias regularizer without a bias is an error)."""
         self.init, self.bias = init, bool(bias)
         self.dtype = resolve_dtype(dtype)
-        self.reset_parameters(as_generator(seed))
+        if _BUILDING_FROM_ARRAYS.get():
+            # from_arrays fills the parameters: declare their names, allocate nothing
+            self.params = {k: np.empty((0,) * len(shape), self.dtype)
+                           for k, shape in self.parameter_shapes().items()}
+        else:
+            self.reset_parameters(as_generator(seed))
         self.set_regularizer("W", weight_regularizer)
         if self.bias:
             self.set_regularizer("b", bias_regularizer)
@@ -101,7 +157,6 @@ class Layer:
 
     def set_regularizer(self, name: str, reg) -> None:
         """Attach regularizer ``reg`` (or None) to parameter ``name``, bound to its unit axes."""
-        from ..regularizers import get_regularizer
         if name not in self.params:
             raise ValueError(f"parameter: {type(self).__name__} has {sorted(self.params)}, got {name!r}")
         reg = get_regularizer(reg)

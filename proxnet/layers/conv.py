@@ -44,6 +44,7 @@ class Conv2D(Layer):
     """
 
     shardable = True   # samples are independent: see Layer.shardable
+    scratch = {"_cache": None, "_workspace": dict}   # _workspace: the padded input of training
 
     weight_names = ("W",)
     unit_axes = {"W": (0, 1)}
@@ -66,8 +67,12 @@ class Conv2D(Layer):
         if min(self.padding) < 0:
             raise ValueError(f"padding: expected sizes >= 0, got {padding!r}")
         self._init_weights(init, bias, dtype, seed, weight_regularizer, bias_regularizer)
-        self._cache = None
-        self._workspace: dict = {}
+
+    def parameter_shapes(self):
+        shapes = {"W": (self.out_channels, self.in_channels, *self.kernel_size)}
+        if self.bias:
+            shapes["b"] = (self.out_channels,)
+        return shapes
 
     def reset_parameters(self, rng):
         F, C = self.out_channels, self.in_channels
@@ -122,15 +127,8 @@ class Conv2D(Layer):
         return dx
 
     def astype(self, dtype):
-        self._workspace, self._cache = {}, None
+        self._clear_scratch()
         return super().astype(dtype)
-
-    def __getstate__(self):
-        # Copies and pickles leave the scratch buffers (and the cache that points into them)
-        # behind: they are large and rebuilt by the next forward.
-        state = self.__dict__.copy()
-        state["_workspace"], state["_cache"] = {}, None
-        return state
 
     def get_config(self):
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..functional.dense import affine_backward, affine_forward
-from ..regularizers import get_regularizer
 from .base import Layer
 from .initializers import initialize
 
@@ -40,7 +39,10 @@ class Dense(Layer):
                 raise ValueError(f"{name}: expected a positive int, got {v!r}")
         self.in_features, self.out_features = int(in_features), int(out_features)
         self._init_weights(init, bias, dtype, seed, weight_regularizer, bias_regularizer)
-        self._cache = None
+
+    def parameter_shapes(self):
+        D, M = self.in_features, self.out_features
+        return {"W": (D, M), "b": (M,)} if self.bias else {"W": (D, M)}
 
     def reset_parameters(self, rng):
         D, M = self.in_features, self.out_features

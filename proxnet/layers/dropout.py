@@ -25,7 +25,6 @@ class Dropout(Layer):
             raise ValueError(f"rate: expected a drop probability in [0, 1), got {rate}")
         self.rate = rate
         self.rng = as_generator(seed)
-        self._cache = None
 
     def set_rng(self, rng):
         self.rng = rng

@@ -12,6 +12,7 @@ from .conv import _plain
 
 class _Pool2D(Layer):
     shardable = True   # samples are independent: see Layer.shardable
+    scratch = {"_cache": None, "_out_shape": None}
     _fwd = staticmethod(max_pool2d_forward)
     _bwd = staticmethod(max_pool2d_backward)
 
@@ -24,8 +25,6 @@ class _Pool2D(Layer):
             raise ValueError(f"kernel_size: expected positive sizes, got {kernel_size!r}")
         if min(self.stride) < 1:
             raise ValueError(f"stride: expected positive steps, got {stride!r}")
-        self._cache = None
-        self._out_shape = None
 
     def output_shape(self, input_shape):
         input_shape = tuple(input_shape)

@@ -10,10 +10,7 @@ class Flatten(Layer):
     """(N, d1, d2, ...) -> (N, d1·d2·...). Backward restores the input shape."""
 
     shardable = True   # samples are independent: see Layer.shardable
-
-    def __init__(self):
-        super().__init__()
-        self._shape = None
+    scratch = {"_shape": None}
 
     def forward(self, x, *, training=False):
         self._shape = x.shape

@@ -124,6 +124,16 @@ class Optimizer:
         self.step_count = 0
         self.set_epoch(0)
 
+    def configure(self, lr: float | None = None, **rule_hyperparams) -> None:
+        """Change the base learning rate and/or the rule's hyperparameters (e.g.
+        ``momentum``) in place, checked as in the constructor; the state (moments, step
+        count) is kept. The current ``lr`` follows at once."""
+        hp = self.rule.hyperparams(self.base_lr if lr is None else lr,
+                                   **{**self.hyperparams, **rule_hyperparams})
+        self.base_lr = hp.pop("lr")
+        self.hyperparams = hp
+        self.set_epoch(self.epoch)
+
     # ------------------------------------------------------------------ schedule
     def set_epoch(self, epoch: int) -> float:
         """Set ``self.lr = base_lr · schedule(epoch)`` (``base_lr`` without a schedule); return it."""

@@ -137,12 +137,13 @@ class _Recorder(Callback):
     """Callback: per-epoch test (and validation) metrics, and the time limit."""
 
     def __init__(self, data, deadline):
+        super().__init__()
         self.data, self.deadline = data, deadline
         self.test: list[dict] = []
         self.val: list[dict] = []
 
-    def on_epoch_end(self, model, epoch, logs):
-        d = self.data
+    def on_epoch_end(self, epoch, logs=None):
+        d, model = self.data, self.model
         self.test.append(model.evaluate(d.X_test, d.y_test))
         if d.X_val is not None:
             self.val.append(model.evaluate(d.X_val, d.y_val))
