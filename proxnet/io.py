@@ -237,9 +237,10 @@ class _Archive:
                     self.fail(f"entry {name!r} is {shape} {dtype}, the metadata declares "
                               f"{spec.get('shape')} {spec.get('dtype')}")
                 digests[name] = spec["sha256"]
-        entries = sorted(k for k in self.infos if k != "__meta__")
-        if sorted(digests) != entries:
-            self.fail(f"array entries {entries[:8]} do not match the metadata's {sorted(digests)[:8]}")
+        entries = {k for k in self.infos if k != "__meta__"}
+        if set(digests) != entries:
+            self.fail(f"the archive's entries do not match the metadata: not declared "
+                      f"{sorted(entries - set(digests))[:5]}, missing {sorted(set(digests) - entries)[:5]}")
         self.digests = digests
 
     def meta(self) -> dict:
@@ -455,7 +456,7 @@ class ModelCheckpoint(Callback):
         if not due:
             return
         try:
-            target = self.filepath.format(epoch=epoch + 1, **logs)
+            target = self.filepath.format(**{**logs, "epoch": epoch + 1})
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(f"filepath: cannot fill {self.filepath!r} ({exc}); use {{epoch}} "
                              f"or logged keys {sorted(logs)}") from None
