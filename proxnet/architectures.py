@@ -159,15 +159,17 @@ def mlp(sizes, *, activation: str = "relu", dropout: float = 0.0, init="he", bia
 
 def _one_padding(value, name, default):
     """One conv layer's zero padding from "valid", "same" (5×5 kernel, stride 1: 2), an int
-    >= 0 or None (the default)."""
+    in [0, 4] or None (the default). More than 4 (kernel − 1) would only add outputs that see
+    nothing but zeros."""
+    expected = f"{name}: expected 'valid', 'same', an int in [0, 4] or None, got {value!r}"
     if value is None:
         return default
     if isinstance(value, str):
         if value.lower() not in PADDINGS:
-            raise ValueError(f"{name}: expected 'valid', 'same', an int >= 0 or None, got {value!r}")
+            raise ValueError(expected)
         return 0 if value.lower() == "valid" else 2
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name}: expected 'valid', 'same', an int >= 0 or None, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 4:
+        raise ValueError(expected)
     return value
 
 
@@ -239,7 +241,7 @@ def lenet5(*, variant: str = "classic", activation: str = "relu", pooling: str =
         Height = width of the input images.
     n_classes : int
         Outputs (logits) of the last layer.
-    padding : None, "valid", "same", int >= 0, or a pair [conv1, conv2] of these
+    padding : None, "valid", "same", an int in [0, 4], or a pair [conv1, conv2] of these
         Zero padding of the two convolutions: one value for both, or one per convolution
         (a None entry keeps that one's default). "valid" is 0, "same" is 2 (keeps the
         size: 5×5 kernels, stride 1). None: 2 on conv1 for 28×28 inputs (the usual MNIST

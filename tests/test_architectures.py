@@ -385,11 +385,13 @@ def test_lenet5_init_bias_init_activation_pooling_dropout_reach_the_model():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"padding": "full"}, r"^padding: expected 'valid', 'same', an int >= 0 or None, got 'full'"),
-    ({"padding": True}, r"^padding: expected 'valid', 'same', an int >= 0 or None, got True"),
+    ({"padding": "full"}, r"^padding: expected 'valid', 'same', an int in \[0, 4\] or None, got 'full'"),
+    ({"padding": True}, r"^padding: expected 'valid', 'same', an int in \[0, 4\] or None, got True"),
+    ({"padding": 5}, r"^padding: expected 'valid', 'same', an int in \[0, 4\] or None, got 5"),
+    ({"padding": 10 ** 9}, r"^padding: expected 'valid', 'same', an int in \[0, 4\]"),
     ({"padding": 1.0}, r"^padding: expected 'valid', 'same'"),
     ({"padding": [1, 2, 3]}, r"^padding: expected one value for both convolutions or a pair \[conv1, conv2\]"),
-    ({"padding": [1, -1]}, r"^padding\[1\]: expected 'valid', 'same', an int >= 0 or None, got -1"),
+    ({"padding": [1, -1]}, r"^padding\[1\]: expected 'valid', 'same', an int in \[0, 4\] or None, got -1"),
     ({"padding": "valid", "input_size": 12},
      r"^input_size: 12×12 images are too small for LeNet-5 with padding='valid' \(conv1 0, conv2 0\)"),
     ({"padding": ["same", "valid"], "input_size": 8}, r"^input_size: 8×8 images are too small for LeNet-5 with padding=\['same', 'valid'\]"),
