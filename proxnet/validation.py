@@ -1,6 +1,8 @@
 """Checks at the boundary: clear errors naming the argument and what was expected."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 
@@ -75,4 +77,18 @@ def check_positive(value, name: str, *, allow_zero: bool = False) -> float:
     ok = v >= 0 if allow_zero else v > 0
     if not np.isfinite(v) or not ok:
         raise ValueError(f"{name}: expected a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
+    return v
+
+
+def check_real(value, name: str) -> float:
+    """Return ``value`` as float after checking it is a finite real number, strictly: no
+    string (``"0.1"``), no bool (``True``), no NaN or inf."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name}: expected a finite number, got {value!r} ({type(value).__name__})")
+    try:
+        v = float(value)
+    except OverflowError:
+        v = float("inf")
+    if not np.isfinite(v):
+        raise ValueError(f"{name}: expected a finite number, got {value!r}")
     return v

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..backend import as_generator, resolve_dtype
 from ..regularizers import get_regularizer
+from .initializers import check_init
 
 _BUILDING_FROM_ARRAYS = contextvars.ContextVar("proxnet_building_from_arrays", default=False)
 
@@ -137,11 +138,16 @@ class Layer:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         return self
 
-    def _init_weights(self, init, bias, dtype, seed, weight_regularizer, bias_regularizer) -> None:
+    def _init_weights(self, init, bias, dtype, seed, weight_regularizer, bias_regularizer,
+                      bias_init="zeros") -> None:
         """Shared constructor tail of layers with a weight ``W`` and an optional bias ``b``:
-        store ``init``/``bias``/``dtype``, draw the parameters from ``seed`` and attach the
-        regularizers (a bias regularizer without a bias is an error)."""
-        self.init, self.bias = init, bool(bias)
+        check and store ``init``/``bias_init``/``bias``/``dtype``, draw the parameters from
+        ``seed`` and attach the regularizers (a bias regularizer or a bias initializer other
+        than zeros without a bias is an error)."""
+        self.init, self.bias = check_init(init, "init"), bool(bias)
+        self.bias_init = check_init(bias_init, "bias_init")
+        if not self.bias and self.bias_init not in ("zeros", {"kind": "zeros"}):
+            raise ValueError("bias_init: the layer has bias=False")
         self.dtype = resolve_dtype(dtype)
         if _BUILDING_FROM_ARRAYS.get():
             # from_arrays fills the parameters: declare their names, allocate nothing

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..functional.conv import _pair, conv2d_backward, conv2d_forward, conv_output_size
 from .base import Layer
-from .initializers import initialize
+from .initializers import init_parameters
 
 
 def _plain(pair):
@@ -31,10 +31,13 @@ class Conv2D(Layer):
     padding : int or (int, int)
         Zeros added on each side, (ph, pw), default 0.
     bias : bool
-        Whether the layer has a bias (initialized to zero).
+        Whether the layer has a bias.
     init : str or dict
-        Weight initializer (see :mod:`proxnet.layers.initializers`), default ``"he"`` with
-        fan_in = C·kh·kw and fan_out = F·kh·kw.
+        Weight initializer spec (see :mod:`proxnet.layers.initializers`), default ``"he"``
+        with fan_in = C·kh·kw and fan_out = F·kh·kw.
+    bias_init : str or dict
+        Bias initializer spec, default ``"zeros"`` (``"torch"``: U(±1/√(C·kh·kw)), PyTorch's
+        ``nn.Conv2d``). Drawn after the weights from the same generator.
     weight_regularizer, bias_regularizer : Regularizer, dict or None
         Per-layer regularizers. Group regularizers (group lasso, max-norm) group each filter
         W[f] (``unit_axes = {"W": (0, 1)}``): zeroing a group removes an output channel.
@@ -50,8 +53,8 @@ class Conv2D(Layer):
     unit_axes = {"W": (0, 1)}
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0,
-                 bias: bool = True, init="he", weight_regularizer=None, bias_regularizer=None,
-                 seed=None, dtype=None):
+                 bias: bool = True, init="he", bias_init="zeros", weight_regularizer=None,
+                 bias_regularizer=None, seed=None, dtype=None):
         super().__init__()
         for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
@@ -66,7 +69,7 @@ class Conv2D(Layer):
             raise ValueError(f"stride: expected positive steps, got {stride!r}")
         if min(self.padding) < 0:
             raise ValueError(f"padding: expected sizes >= 0, got {padding!r}")
-        self._init_weights(init, bias, dtype, seed, weight_regularizer, bias_regularizer)
+        self._init_weights(init, bias, dtype, seed, weight_regularizer, bias_regularizer, bias_init)
 
     def parameter_shapes(self):
         shapes = {"W": (self.out_channels, self.in_channels, *self.kernel_size)}
@@ -77,9 +80,11 @@ class Conv2D(Layer):
     def reset_parameters(self, rng):
         F, C = self.out_channels, self.in_channels
         kh, kw = self.kernel_size
-        self.params["W"] = initialize(self.init, (F, C, kh, kw), C * kh * kw, F * kh * kw, rng, self.dtype)
+        W, b = init_parameters(self.init, self.bias_init if self.bias else None, (F, C, kh, kw), (F,),
+                               C * kh * kw, F * kh * kw, rng, self.dtype)
+        self.params["W"] = W
         if self.bias:
-            self.params["b"] = np.zeros(F, dtype=self.dtype)
+            self.params["b"] = b
         self.zero_grads()
 
     def output_shape(self, input_shape):
@@ -131,6 +136,9 @@ class Conv2D(Layer):
         return super().astype(dtype)
 
     def get_config(self):
-        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
-                "kernel_size": _plain(self.kernel_size), "stride": _plain(self.stride),
-                "padding": _plain(self.padding), "bias": self.bias, "init": self.init}
+        cfg = {"in_channels": self.in_channels, "out_channels": self.out_channels,
+               "kernel_size": _plain(self.kernel_size), "stride": _plain(self.stride),
+               "padding": _plain(self.padding), "bias": self.bias, "init": self.init}
+        if self.bias:
+            cfg["bias_init"] = self.bias_init
+        return cfg

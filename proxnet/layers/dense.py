@@ -5,7 +5,7 @@ import numpy as np
 
 from ..functional.dense import affine_backward, affine_forward
 from .base import Layer
-from .initializers import initialize
+from .initializers import init_parameters
 
 
 class Dense(Layer):
@@ -16,9 +16,13 @@ class Dense(Layer):
     in_features, out_features : int
         D and M: input (N, D), weight W (D, M), bias b (M,), output (N, M).
     init : str or dict
-        Weight initializer (see :mod:`proxnet.layers.initializers`), default ``"he"``.
+        Weight initializer spec (see :mod:`proxnet.layers.initializers`), default ``"he"``,
+        with fan_in = D and fan_out = M.
     bias : bool
-        Whether the layer has a bias (initialized to zero).
+        Whether the layer has a bias.
+    bias_init : str or dict
+        Bias initializer spec, default ``"zeros"`` (``"torch"``: U(±1/√D), PyTorch's
+        ``nn.Linear``). Drawn after the weights from the same generator.
     weight_regularizer, bias_regularizer : Regularizer, dict or None
         Per-layer regularizers. A model-wide default applies to weights left at None.
     seed : int, Generator or None
@@ -32,13 +36,14 @@ class Dense(Layer):
     unit_axes = {"W": (1, 0)}
 
     def __init__(self, in_features: int, out_features: int, *, init="he", bias: bool = True,
-                 weight_regularizer=None, bias_regularizer=None, seed=None, dtype=None):
+                 bias_init="zeros", weight_regularizer=None, bias_regularizer=None, seed=None,
+                 dtype=None):
         super().__init__()
         for name, v in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name}: expected a positive int, got {v!r}")
         self.in_features, self.out_features = int(in_features), int(out_features)
-        self._init_weights(init, bias, dtype, seed, weight_regularizer, bias_regularizer)
+        self._init_weights(init, bias, dtype, seed, weight_regularizer, bias_regularizer, bias_init)
 
     def parameter_shapes(self):
         D, M = self.in_features, self.out_features
@@ -46,9 +51,11 @@ class Dense(Layer):
 
     def reset_parameters(self, rng):
         D, M = self.in_features, self.out_features
-        self.params["W"] = initialize(self.init, (D, M), D, M, rng, self.dtype)
+        W, b = init_parameters(self.init, self.bias_init if self.bias else None, (D, M), (M,),
+                               D, M, rng, self.dtype)
+        self.params["W"] = W
         if self.bias:
-            self.params["b"] = np.zeros(M, dtype=self.dtype)
+            self.params["b"] = b
         self.zero_grads()
 
     def forward(self, x, *, training=False):
@@ -70,5 +77,8 @@ class Dense(Layer):
         return (self.out_features,)
 
     def get_config(self):
-        return {"in_features": self.in_features, "out_features": self.out_features,
-                "init": self.init, "bias": self.bias}
+        cfg = {"in_features": self.in_features, "out_features": self.out_features,
+               "init": self.init, "bias": self.bias}
+        if self.bias:
+            cfg["bias_init"] = self.bias_init
+        return cfg
