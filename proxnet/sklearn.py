@@ -34,6 +34,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted
@@ -76,6 +77,17 @@ def _check_number(value, name, *, low=None, high=None, low_open=False, high_open
             f"{'>' if low_open else '>='} {low}" if low is not None else f"{'<' if high_open else '<='} {high}")
         raise ValueError(f"{name}: expected a value in {rng}, got {value!r}")
     return int(value) if integer else float(value)
+
+
+def _check_label_types(y):
+    """Labels of one type (all strings or all numbers; no None): scikit-learn's own message
+    (its label encoders'), as a ValueError, instead of a TypeError from sorting."""
+    y = np.asarray(y)
+    if y.dtype == object:
+        try:
+            LabelEncoder().fit(y.ravel())
+        except TypeError as exc:
+            raise ValueError(f"y: {exc}") from None
 
 
 class _BaseMLP(BaseEstimator):
@@ -494,6 +506,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     _multi_output = False
 
     def _prepare_targets(self, y, *, first, incremental, classes):
+        _check_label_types(y)
+        if classes is not None:
+            _check_label_types(classes)
         check_classification_targets(y)
         if type_of_target(y) not in ("binary", "multiclass"):
             raise ValueError(f"y: expected binary or multiclass labels, got {type_of_target(y)!r}")

@@ -1,4 +1,6 @@
 """Sequential: whole-model gradient checks, training, determinism, divergence, validation."""
+import re
+
 import numpy as np
 import pytest
 
@@ -215,3 +217,50 @@ def test_progress_bar_can_be_turned_on_and_off(rng, capsys):
     assert "fit" in err and "3/3" in err
     _mlp().fit(X, y, epochs=3, batch_size=10, seed=0, verbose=False)
     assert capsys.readouterr().err == ""
+
+
+def test_a_blow_up_on_the_very_last_step_is_caught_and_the_last_good_weights_kept(rng):
+    X, y = _blobs(rng)
+    model = Sequential([Dense(5, 16), ReLU(), Dense(16, 3)], seed=0, optimizer={"kind": "sgd", "lr": 1e30})
+    before = {k: v.copy() for k, v in model.named_parameters()}
+    expected = model.predict(X)
+    with np.errstate(all="ignore"):
+        with pytest.raises(TrainingDivergedError, match="parameters or the outputs are NaN or inf") as info:
+            model.fit(X, y, epochs=1, batch_size=None, seed=0, verbose=False)   # one full-batch step
+    assert (info.value.epoch, info.value.step) == (0, 0)
+    for name, value in model.named_parameters():
+        np.testing.assert_array_equal(value, before[name])
+    np.testing.assert_array_equal(model.predict(X), expected)
+    assert np.isfinite(model.evaluate(X, y)["loss"])
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("epochs", "2", "epochs: expected an integer >= 0, got '2' (str)"),
+    ("epochs", 1.7, "epochs: expected an integer >= 0, got 1.7 (float)"),
+    ("epochs", 2.0, "epochs: expected an integer >= 0, got 2.0 (float)"),
+    ("epochs", True, "epochs: expected an integer >= 0, got True (bool)"),
+    ("epochs", float("nan"), "epochs: expected an integer >= 0, got nan (float)"),
+    ("epochs", -1, "epochs: expected an integer >= 0, got -1"),
+    ("batch_size", 8.0, "batch_size: expected an integer >= 1, got 8.0 (float)"),
+    ("batch_size", np.True_, "batch_size: expected an integer >= 1"),
+    ("batch_size", 0, "batch_size: expected an integer >= 1, got 0"),
+])
+def test_counts_are_integers_and_errors_name_the_argument(rng, name, value, message):
+    X, y = _blobs(rng, 20)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _mlp().fit(X, y, verbose=False, **{name: value})
+    _mlp().fit(X, y, epochs=np.int64(1), batch_size=np.int32(8), verbose=False)   # NumPy ints are fine
+
+
+def test_complex_and_non_numeric_inputs_are_refused(rng):
+    X, y = _blobs(rng, 20)
+    model = _mlp()
+    with pytest.raises(ValueError, match=r"X: expected real numbers, got complex values"):
+        model.fit(X + 1j, y, verbose=False)
+    with pytest.raises(ValueError, match=r"validation_data\[0\]: expected real numbers"):
+        model.fit(X, y, validation_data=(X * 1j, y), verbose=False)
+    with pytest.raises(ValueError, match="X: expected a numeric array"):
+        model.predict(X.astype(str))
+    reg = Sequential([Dense(5, 1)], loss="mse", seed=0)
+    with pytest.raises(ValueError, match="y: expected real numbers, got complex"):
+        reg.fit(X, y.astype(complex)[:, None], verbose=False)

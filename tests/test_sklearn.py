@@ -584,3 +584,17 @@ def test_benchmark_runs_in_short_form(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert re.search(r"proxnet +0\.\d{4} ± 0\.\d{4} +\d+\.\d{3} ± \d\.\d{3}", out), out
     assert "scikit-learn" in out and "fit-time ratio" in out
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.array(["a", 1, "a", 1, 2, "b"] * 4, dtype=object), "uniformly strings or numbers"),
+    (np.array([None, "a", "a", None, "b", "b"] * 4, dtype=object), "Unknown label type"),
+    (np.array([None, 1, None, 1, 0, 0] * 4, dtype=object), "Unknown label type"),
+    ([None] * 24, "Unknown label type"),
+])
+def test_mixed_or_none_labels_get_scikit_learns_own_message(labels, message):
+    X = np.random.default_rng(0).normal(size=(24, 3))
+    with pytest.raises(ValueError, match=message):
+        MLPClassifier((4,), max_epochs=2).fit(X, labels)
+    with pytest.raises(ValueError, match=message):
+        MLPClassifier((4,)).partial_fit(X, labels, classes=np.unique(np.asarray(labels).astype(str)))
