@@ -47,7 +47,10 @@ class Sequential:
         Model-wide default for every layer's *weights* whose own regularizer is None.
         Biases are regularized only where a layer says so (``bias_regularizer=``).
     seed : int, Generator or None
-        If given, every layer is (re)initialized from it, so a seed fixes the weights.
+        If given, every layer is (re)initialized from it, so a seed fixes the weights: the
+        j-th layer with parameters draws from the j-th child generator of the seed, so two
+        models that differ only in parameter-free layers (dropout, activations) start from
+        identical weights (the pairing of a study's methods rests on it).
     dtype : "float32" (default) or "float64"
         All parameters and inputs are cast to it.
 
@@ -76,14 +79,24 @@ class Sequential:
         self.dtype = resolve_dtype(dtype)
         self.seed = seed
         if seed is not None:
-            for layer, rng in zip(self.layers, spawn(as_generator(seed), len(self.layers))):
-                layer.reset_parameters(rng)
-                layer.set_rng(rng)
+            self._seed_layers(as_generator(seed))
         for layer in self.layers:
             layer.astype(self.dtype)
         self.history: History | None = None
         self.stop_training = False
         self.trainer = Trainer(self)
+
+    def _seed_layers(self, root) -> None:
+        """Initialize the j-th weighted layer (a layer with parameters) from the j-th child of
+        ``root``, whatever other layers lie between, so that models differing only in
+        parameter-free layers (dropout, activations) start from the same weights; then give
+        the other layers (dropout) generators of their own."""
+        weighted = [layer for layer in self.layers if layer.params]
+        for layer, rng in zip(weighted, spawn(root, len(weighted))):
+            layer.reset_parameters(rng)
+        others = [layer for layer in self.layers if not layer.params]
+        for layer, rng in zip(others, spawn(root, len(others))):
+            layer.set_rng(rng)
 
     # -- parameters ------------------------------------------------------------
     def named_parameters(self):

@@ -30,14 +30,19 @@ import numbers
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score, r2_score
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted
+
+from ._extras import SKLEARN, require
+
+require(SKLEARN, "proxnet.sklearn", "sklearn")
+
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.metrics import accuracy_score, r2_score  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.preprocessing import LabelEncoder  # noqa: E402
+from sklearn.utils import check_random_state  # noqa: E402
+from sklearn.utils.multiclass import check_classification_targets, type_of_target  # noqa: E402
+from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -46,8 +51,9 @@ except ImportError:  # pragma: no cover - older scikit-learn
         return estimator._validate_data(*args, **kwargs)
 
 from .backend import resolve_dtype
-from .callbacks import History
-from .layers import ACTIVATIONS, Dense, Dropout
+from .training.callbacks import Callback, EarlyStopping, History
+from .architectures import mlp_layers
+from .layers import ACTIVATIONS, Dense
 from .metrics import sparsity_report
 from .model import Sequential
 from .optim import RULES
@@ -88,6 +94,28 @@ def _check_label_types(y):
             LabelEncoder().fit(y.ravel())
         except TypeError as exc:
             raise ValueError(f"y: {exc}") from None
+
+
+class _EpochRecord(Callback):
+    """Per epoch of an estimator's fit: the loss curve, the validation score (early
+    stopping; added to the logs for EarlyStopping to read) and the verbose line."""
+
+    def __init__(self, estimator, validation):
+        super().__init__()
+        self.estimator, self.validation = estimator, validation
+
+    def on_epoch_end(self, epoch, logs=None):
+        est = self.estimator
+        est.n_iter_ += 1
+        est.loss_curve_.append(float(logs["loss"]))
+        msg = f"Iteration {est.n_iter_}, loss = {float(logs['loss']):.8f}"
+        if self.validation is not None:
+            score = est._val_score(*self.validation)
+            logs["val_score"] = score
+            est.validation_scores_.append(score)
+            msg += f", validation score = {score:.6f}"
+        if est.verbose:
+            print(msg)
 
 
 class _BaseMLP(BaseEstimator):
@@ -218,16 +246,9 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------------ the model
     def _build(self, n_features: int, n_outputs: int) -> Sequential:
         act_name = self._activation_name()
-        act = ACTIVATIONS.get_item(act_name)
         init = "he" if act_name in ("relu", "leaky_relu") else "xavier_uniform"
-        sizes = [n_features, *self._hidden_sizes(), n_outputs]
-        layers = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-            layers.append(Dense(a, b, init=init))
-            if i < len(sizes) - 2:
-                layers.append(act())
-                if self.dropout > 0:
-                    layers.append(Dropout(self.dropout))
+        layers = mlp_layers([n_features, *self._hidden_sizes(), n_outputs], activation=act_name,
+                            dropout=self.dropout, init=init)
         return Sequential(layers, loss=self._loss, optimizer=self._optimizer_spec(),
                           seed=np.random.default_rng([self._seed, 0]), dtype=self.dtype)
 
@@ -279,6 +300,7 @@ class _BaseMLP(BaseEstimator):
         if first:
             self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
             self.model_ = self._build(X.shape[1], n_outputs)
+            self.model_.trainer.reseed(np.random.default_rng([self._seed, 1]))
             self._arch = self._architecture()
             self.loss_curve_ = []
             self.validation_scores_ = [] if self.early_stopping else None
@@ -313,57 +335,30 @@ class _BaseMLP(BaseEstimator):
             batch_size = min(int(self.batch_size), n)
 
         epochs = 1 if incremental else int(self.max_epochs)
-        best_loss, best_score, best_params, no_improve = np.inf, -np.inf, None, 0
+        record = _EpochRecord(self, (X_val, y_val) if self.early_stopping and not incremental else None)
+        callbacks = [record]
+        if not incremental:
+            stopper = EarlyStopping(monitor="val_score" if self.early_stopping else "loss",
+                                    mode="max" if self.early_stopping else "min", min_delta=self.tol,
+                                    patience=self.n_iter_no_change,
+                                    restore_best_weights=self.early_stopping)
+            callbacks.append(stopper)
         self.n_iter_ = 0
-        converged = incremental
-        for _ in range(epochs):
-            epoch = model.trainer.epochs_done
-            # One fit call per epoch, seeded by (seed, global epoch): shuffling and dropout
-            # masks depend only on the epoch number, so warm starts and partial_fit calls
-            # continue exactly where an uninterrupted run would be.
-            hist = model.fit(X, targets, epochs=1, batch_size=batch_size, shuffle=True,
-                             seed=np.random.default_rng([self._seed, 1, epoch]), verbose=False,
-                             eval_train=False, track_grad_norms=False, track_sparsity=False)
-            logs = hist.last()
-            loss = float(logs["loss"])
-            self.n_iter_ += 1
-            self.loss_curve_.append(loss)
-            msg = f"Iteration {self.n_iter_}, loss = {loss:.8f}"
-            if incremental:
-                self.history_.append(logs)
-                if self.verbose:
-                    print(msg)
-                break
-            if self.early_stopping:
-                score = self._val_score(X_val, y_val)
-                logs["val_score"] = score
-                self.validation_scores_.append(score)
-                msg += f", validation score = {score:.6f}"
-                no_improve = no_improve + 1 if score < best_score + self.tol else 0
-                if score > best_score:
-                    best_score = score
-                    best_params = {k: v.copy() for k, v in model.named_parameters()}
-            else:
-                no_improve = no_improve + 1 if loss > best_loss - self.tol else 0
-                best_loss = min(best_loss, loss)
-            self.history_.append(logs)
-            if self.verbose:
-                print(msg)
-            if no_improve > self.n_iter_no_change:
-                converged = True
-                if self.verbose:
-                    print(f"{'Validation score' if self.early_stopping else 'Training loss'} did not "
-                          f"improve more than tol={self.tol} for {self.n_iter_no_change} "
-                          "consecutive epochs. Stopping.")
-                break
-        if self.early_stopping and not incremental:
-            self.best_validation_score_ = best_score
-            self.best_loss_ = None
-            if best_params is not None:
-                model.set_parameters(best_params)
-        elif not incremental:
-            self.best_loss_ = best_loss
-            self.best_validation_score_ = None
+        # The model's random streams (shuffling, dropout) were seeded once when it was built:
+        # warm starts and partial_fit calls continue them as one uninterrupted run would.
+        hist = model.fit(X, targets, epochs=epochs, batch_size=batch_size, shuffle=True,
+                         verbose=False, eval_train=False, track_grad_norms=False,
+                         track_sparsity=False, callbacks=callbacks)
+        for k in range(len(hist)):
+            self.history_.append({key: values[k] for key, values in hist.history.items()})
+        converged = incremental or stopper.stopped_epoch_ is not None
+        if converged and not incremental and self.verbose:
+            print(f"{'Validation score' if self.early_stopping else 'Training loss'} did not "
+                  f"improve more than tol={self.tol} for {self.n_iter_no_change} "
+                  "consecutive epochs. Stopping.")
+        if not incremental:
+            self.best_validation_score_ = stopper.best_value_ if self.early_stopping else None
+            self.best_loss_ = None if self.early_stopping else stopper.best_value_
         if not converged:
             warnings.warn(f"max_epochs={self.max_epochs} reached and the training "
                           f"{'validation score' if self.early_stopping else 'loss'} has not "

@@ -25,7 +25,7 @@ def test_whole_network_gradcheck_two_hidden_l1_l2_dropout(rng):
     """Two hidden layers, L1 + L2 (weights and a bias) and dropout with a fixed mask seed."""
     model = Sequential([Dense(6, 8, weight_regularizer=L1(1e-2), bias_regularizer=L2(1e-2)), Tanh(),
                         Dropout(0.3), Dense(8, 7), Sigmoid(), Dropout(0.2), Dense(7, 4)],
-                       weight_regularizer=L2(3e-2), seed=1, dtype="float64")
+                       weight_regularizer=L2(3e-2), seed=2, dtype="float64")
     X = rng.normal(size=(10, 6))
     y = rng.integers(0, 4, 10)
     errs = check_model(model, X, y, seed=5)
@@ -264,3 +264,16 @@ def test_complex_and_non_numeric_inputs_are_refused(rng):
     reg = Sequential([Dense(5, 1)], loss="mse", seed=0)
     with pytest.raises(ValueError, match="y: expected real numbers, got complex"):
         reg.fit(X, y.astype(complex)[:, None], verbose=False)
+
+
+def test_weighted_layers_are_seeded_by_their_index_among_weighted_layers():
+    from proxnet.architectures import mlp
+    plain = mlp([6, 8, 8, 3], seed=4)
+    dropped = mlp([6, 8, 8, 3], dropout=0.3, seed=4)
+    other_activation = mlp([6, 8, 8, 3], activation="tanh", seed=4)
+    dense = [[layer.params["W"] for layer in m.layers if layer.params] for m in (plain, dropped, other_activation)]
+    assert len(dense[0]) == 3 and len(plain.layers) < len(dropped.layers)
+    for a, b, c in zip(*dense):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    assert not np.array_equal(dense[0][0], mlp([6, 8, 8, 3], seed=5).layers[0].params["W"])

@@ -287,6 +287,10 @@ class EarlyStopping(_Monitor):
     restore_best_weights : bool
         At the end, put back the weights of the best epoch.
 
+    The best value is the best seen (any improvement counts); the patience counts epochs
+    whose value did not beat the best so far by more than ``min_delta``, as scikit-learn's
+    ``n_iter_no_change`` / ``tol`` do. With ``min_delta=0`` this is Keras' rule.
+
     Attributes
     ----------
     best_epoch_, best_value_, stopped_epoch_ : set during training.
@@ -305,12 +309,11 @@ class EarlyStopping(_Monitor):
 
     def on_epoch_end(self, epoch, logs=None):
         value = _monitored(self.monitor, logs)
-        if self._improved(value):
-            self.best_value_, self.best_epoch_, self._wait = value, epoch, 0
+        self._wait = 0 if self._improved(value) else self._wait + 1
+        if value > self.best_value_ if self.mode == "max" else value < self.best_value_:
+            self.best_value_, self.best_epoch_ = value, epoch
             if self.restore_best_weights:
                 self._best_weights = {k: v.copy() for k, v in self.model.named_parameters()}
-            return
-        self._wait += 1
         if self._wait > self.patience:
             self.stopped_epoch_ = epoch
             self.model.stop_training = True

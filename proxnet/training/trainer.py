@@ -129,9 +129,9 @@ class Trainer:
             for epoch in range(self.epochs_done, self.epochs_done + epochs):
                 run.callbacks.epoch_begin(epoch)
                 logs = self._epoch(run, epoch)
-                run.history.append(logs)
                 self.epochs_done = epoch + 1
-                run.callbacks.epoch_end(epoch, logs)
+                run.callbacks.epoch_end(epoch, logs)     # callbacks may add to the logs
+                run.history.append(logs)
                 if model.stop_training:
                     break
         finally:
