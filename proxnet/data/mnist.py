@@ -20,7 +20,8 @@ import numpy as np
 from ..backend import resolve_dtype
 from .download import (DATA_ENV, ChecksumError, DatasetNotFoundError, default_cache_dir,
                        download_file)
-from .idx import parse_idx, read_bytes
+from .idx import read_idx
+from .limits import MAX_BYTES
 
 FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -194,7 +195,8 @@ def _not_found_message(name, split, missing, dirs, cache_sub):
     return "\n".join(lines)
 
 
-def load_idx_pair(images_path, labels_path, *, image_shape=(28, 28), n_classes=10):
+def load_idx_pair(images_path, labels_path, *, image_shape=(28, 28), n_classes=10,
+                  max_bytes=MAX_BYTES):
     """Read and cross-check an images file and its labels file.
 
     Parameters
@@ -205,22 +207,24 @@ def load_idx_pair(images_path, labels_path, *, image_shape=(28, 28), n_classes=1
         Expected (rows, cols).
     n_classes : int
         Labels must lie in ``[0, n_classes)``.
+    max_bytes : int
+        Largest payload accepted per file (see :func:`~proxnet.data.idx.read_idx`).
 
     Returns
     -------
-    images : ndarray of shape (N, rows, cols), uint8, read-only
+    images : ndarray of shape (N, rows, cols), uint8
     labels : ndarray of shape (N,), int64
 
     Raises
     ------
     ValueError
-        Wrong magic, dimensions, truncated payload, count mismatch, or labels out of range;
-        the message names the file.
+        Wrong magic, dimensions, truncated payload, data past the declared size, count
+        mismatch, or labels out of range; the message names the file.
     """
-    images = parse_idx(read_bytes(images_path), str(images_path), expected_magic=IMAGE_MAGIC,
-                       expected_shape=(None, *image_shape))
+    images = read_idx(images_path, expected_magic=IMAGE_MAGIC,
+                      expected_shape=(None, *image_shape), max_bytes=max_bytes)
     n = images.shape[0]
-    labels = parse_idx(read_bytes(labels_path), str(labels_path), expected_magic=LABEL_MAGIC)
+    labels = read_idx(labels_path, expected_magic=LABEL_MAGIC, max_bytes=max_bytes)
     if labels.shape[0] != n:
         raise ValueError(f"{labels_path}: {labels.shape[0]} labels, expected {n} (one per image "
                          f"of {images_path})")

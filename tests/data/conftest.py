@@ -4,9 +4,15 @@ refuses any URL that is not on 127.0.0.1."""
 import functools
 import hashlib
 import http.server
+import os
 import socket
+import struct
+import subprocess
+import sys
+import textwrap
 import threading
 import urllib.request
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +135,130 @@ def dead_url():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/"
+
+
+ADDRESS_LIMIT = 512 << 20
+"""The address-space limit (RLIMIT_AS) hostile files are loaded under."""
+
+
+def run_limited(code: str, limit: int = ADDRESS_LIMIT, timeout: float = 120.0) -> str:
+    """Run ``code`` in a fresh Python under ``RLIMIT_AS = limit``; return what it reports.
+
+    The code runs inside ``try``; the child prints ``OK`` or ``<ExceptionType>: <message>``
+    on one line (a MemoryError or any other exception is reported the same way, so the test
+    can assert on its type).
+    """
+    script = "\n".join([
+        "import resource, sys",
+        f"resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))",
+        "try:",
+        textwrap.indent(textwrap.dedent(code), "    "),
+        "except BaseException as exc:",
+        "    print(f'{type(exc).__name__}: {exc}'.replace(chr(10), ' | ')); sys.exit(0)",
+        "print('OK')",
+    ])
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), OPENBLAS_NUM_THREADS="1",
+               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=timeout, env=env, cwd=str(REPO_ROOT))
+    assert out.returncode == 0, f"child failed (rc {out.returncode}):\n{out.stderr[-3000:]}"
+    return out.stdout.strip().splitlines()[-1]
+
+
+def _deflate_zeros(f, head: bytes, n_chunks: int, chunk: int = 16 << 20):
+    """Write a raw deflate stream of ``head`` then ``n_chunks * chunk`` zero bytes to ``f``.
+
+    Built from identical pieces (each ends in a full flush, which resets the compressor, so
+    one piece serves every chunk): ~1 MB written per GiB inflated, in about a second.
+    Returns ``(crc32, inflated size, compressed size)``.
+    """
+    zeros = bytes(chunk)
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = c.compress(head + zeros) + c.flush(zlib.Z_FULL_FLUSH)
+    piece = c.compress(zeros) + c.flush(zlib.Z_FULL_FLUSH)
+    last = c.flush()
+    crc = zlib.crc32(zeros, zlib.crc32(head))
+    for _ in range(n_chunks - 1):
+        crc = zlib.crc32(zeros, crc)
+    f.write(first)
+    for _ in range(n_chunks - 1):
+        f.write(piece)
+    f.write(last)
+    return crc, len(head) + n_chunks * chunk, len(first) + (n_chunks - 1) * len(piece) + len(last)
+
+
+def gzip_bomb(path, head: bytes, n_chunks: int) -> int:
+    """Write a valid single-member gzip file of ``head`` then ``n_chunks`` x 16 MiB of zeros;
+    return the inflated size."""
+    with open(path, "wb") as f:
+        f.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff")
+        crc, size, _ = _deflate_zeros(f, head, n_chunks)
+        f.write(struct.pack("<II", crc, size & 0xFFFFFFFF))
+    return size
+
+
+def zip_bomb(path, members: dict, n_chunks: int, declared_size=None) -> int:
+    """Write a zip of deflated members. ``members``: name -> head bytes; the *first* member
+    gets ``n_chunks`` x 16 MiB of zeros after its head (the others hold just their head).
+    ``declared_size`` (default: the truth) is the first member's size in the directory.
+    Returns the first member's true inflated size."""
+    central, true_size = [], None
+    with open(path, "wb") as f:
+        for i, (name, head) in enumerate(members.items()):
+            offset, fname = f.tell(), name.encode()
+            f.write(bytes(30 + len(fname)))  # local header, filled in below
+            crc, size, csize = _deflate_zeros(f, head, n_chunks) if i == 0 else (
+                zlib.crc32(head), len(head), _write_deflated(f, head))
+            true_size = size if i == 0 else true_size
+            usize = declared_size if (i == 0 and declared_size is not None) else size
+            fields = struct.pack("<HHHHHIIIHH", 20, 0, 8, 0, 0x21, crc, csize, usize,
+                                 len(fname), 0)
+            end = f.tell()
+            f.seek(offset)
+            f.write(b"PK\x03\x04" + fields + fname)
+            f.seek(end)
+            central.append(b"PK\x01\x02" + struct.pack("<H", 20) + fields
+                           + struct.pack("<HHHII", 0, 0, 0, 0, offset) + fname)
+        cd_offset = f.tell()
+        cd = b"".join(central)
+        f.write(cd + b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, len(central),
+                                                    len(central), len(cd), cd_offset, 0))
+    return true_size
+
+
+def _write_deflated(f, data: bytes) -> int:
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    out = c.compress(data) + c.flush()
+    f.write(out)
+    return len(out)
+
+
+def npy_header(shape, descr="|u1") -> bytes:
+    """The bytes of an .npy (1.0) header for an array of ``shape`` and dtype ``descr``."""
+    import io
+    import numpy as np
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False,
+                                               "shape": tuple(shape)})
+    return buf.getvalue()
+
+
+def idx_header(dims, type_code=0x08) -> bytes:
+    """The header of an IDX file with these dimensions (uint8 by default)."""
+    return bytes([0, 0, type_code, len(dims)]) + b"".join(int(d).to_bytes(4, "big")
+                                                          for d in dims)
+
+
+@pytest.fixture(scope="session")
+def limited():
+    """``limited(code) -> 'OK' or '<Exception>: <message>'`` (see :func:`run_limited`)."""
+    return run_limited
+
+
+@pytest.fixture(scope="session")
+def hostile():
+    """Builders of hostile files: ``.gzip_bomb``, ``.zip_bomb``, ``.idx_header``,
+    ``.npy_header`` (see the functions of those names)."""
+    return type("Hostile", (), {name: staticmethod(f) for name, f in (
+        ("gzip_bomb", gzip_bomb), ("idx_header", idx_header), ("zip_bomb", zip_bomb),
+        ("npy_header", npy_header))})
