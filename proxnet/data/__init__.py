@@ -12,7 +12,7 @@ the download cache, else downloaded; see ``docs/datasets.md``.
 from .datasets import DATASETS, FETCH_OPTIONS, load_dataset
 from .digits import load_digits
 from .download import (CACHE_ENV, DATA_ENV, ChecksumError, DatasetNotFoundError,
-                       default_cache_dir, download_file)
+                       DownloadError, default_cache_dir, download_file)
 from .files import load_file
 from .generators import (make_blobs, make_circles, make_curve, make_linear, make_quadratic,
                          make_spiral, make_xor)
@@ -26,6 +26,6 @@ __all__ = [
     "make_spiral", "make_circles", "make_xor", "make_blobs", "make_curve", "make_linear",
     "make_quadratic",
     "read_idx", "write_idx", "download_file", "default_cache_dir",
-    "DatasetNotFoundError", "ChecksumError", "DATA_ENV", "CACHE_ENV",
+    "DatasetNotFoundError", "ChecksumError", "DownloadError", "DATA_ENV", "CACHE_ENV",
     "select_subsets", "standardize", "stratified_indices",
 ]

@@ -11,14 +11,13 @@ import subprocess
 import sys
 import textwrap
 import threading
-import urllib.request
+import time
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from proxnet.data import download as download_mod
 from proxnet.data import mnist as mnist_mod
 from proxnet.data.idx import write_idx
 
@@ -29,18 +28,21 @@ MNIST_REASON = f"MNIST not found in {SHARED / 'mnist'} (the shared data folder)"
 
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch, tmp_path_factory):
-    """Only 127.0.0.1 may be contacted; the cache and data folders are sandboxed."""
-    real = urllib.request.urlopen
+    """Only 127.0.0.1 may be contacted (every HTTP connection goes through
+    ``socket.create_connection``); the cache and data folders are sandboxed."""
+    real = socket.create_connection
 
-    def guarded(url, *args, **kwargs):
-        full = url if isinstance(url, str) else url.full_url
-        if not full.startswith("http://127.0.0.1:"):
-            raise AssertionError(f"test tried to reach the internet: {full}")
-        return real(url, *args, **kwargs)
+    def guarded(address, *args, **kwargs):
+        if address[0] != "127.0.0.1":
+            raise AssertionError(f"test tried to reach the internet: {address}")
+        return real(address, *args, **kwargs)
 
-    monkeypatch.setattr(download_mod.urllib.request, "urlopen", guarded)
+    monkeypatch.setattr(socket, "create_connection", guarded)
     monkeypatch.setenv("PROXNET_CACHE", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.delenv("PROXNET_DATA", raising=False)
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
+                "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture(scope="session")
@@ -262,3 +264,91 @@ def hostile():
     return type("Hostile", (), {name: staticmethod(f) for name, f in (
         ("gzip_bomb", gzip_bomb), ("idx_header", idx_header), ("zip_bomb", zip_bomb),
         ("npy_header", npy_header))})
+
+
+class _HostileHandler(http.server.BaseHTTPRequestHandler):
+    """Misbehaving server routes (each loop gives up after 10 s or when the client leaves)."""
+
+    protocol_version = "HTTP/1.1"
+    good = b""  # the body of /good, set by the fixture
+
+    def log_message(self, *args):
+        pass
+
+    def _head(self, code=200, length=None, extra=()):
+        self.send_response(code)
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.send_header("Connection", "close")
+        self.end_headers()
+
+    def _drip(self, data: bytes, pause: float, give_up: float = 10.0):
+        t0 = time.monotonic()
+        for i in range(len(data)):
+            if time.monotonic() - t0 > give_up:
+                return
+            self.wfile.write(data[i:i + 1])
+            self.wfile.flush()
+            time.sleep(pause)
+
+    def do_GET(self):  # noqa: C901 - one branch per route
+        route = self.path.strip("/").split("/")[0]
+        try:
+            if route == "good":
+                self._head(200, len(self.good))
+                self.wfile.write(self.good)
+            elif route == "drip":          # 1 byte per second, Content-Length 1000
+                self._head(200, 1000)
+                self._drip(bytes(1000), 1.0)
+            elif route == "header-drip":   # the status line, then headers 1 byte per 0.2 s
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                self.wfile.flush()
+                self._drip(b"X-Slow: " + b"a" * 200, 0.2)
+            elif route == "stall":         # 10 bytes, then silence
+                self._head(200, 1000)
+                self.wfile.write(bytes(10))
+                self.wfile.flush()
+                time.sleep(10)
+            elif route == "short":         # promises 1000 bytes, sends 500 and closes
+                self._head(200, 1000)
+                self.wfile.write(bytes(500))
+            elif route == "endless":       # no Content-Length, zeros until the client leaves
+                self._head(200)
+                t0 = time.monotonic()
+                while time.monotonic() - t0 < 10:
+                    self.wfile.write(bytes(1 << 16))
+            elif route == "big-length":    # declares 10 GB
+                self._head(200, 10 ** 10)
+                self.wfile.write(bytes(1000))
+            elif route in ("404", "500"):
+                self.send_error(int(route))
+            elif route == "to-file":
+                self._head(302, 0, [("Location", "file:///etc/passwd")])
+            elif route == "to-ftp":
+                self._head(301, 0, [("Location", "ftp://127.0.0.1/x")])
+            elif route == "to-good":
+                self._head(302, 0, [("Location", "/good/" + self.path.split("/")[-1])])
+            else:
+                self.send_error(404)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+@pytest.fixture
+def hostile_http():
+    """A misbehaving HTTP server on 127.0.0.1; yields (base URL, handler class). Routes:
+    ``good`` (serves ``handler.good``), ``drip``, ``header-drip``, ``stall``, ``short``,
+    ``endless``, ``big-length``, ``404``, ``500``, ``to-file``, ``to-ftp``, ``to-good``."""
+    handler = type("Handler", (_HostileHandler,), {"good": b""})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    server.block_on_close = False
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", handler
+    finally:
+        server.shutdown()
+        server.server_close()
