@@ -1,5 +1,6 @@
-"""Datasets: MNIST family (IDX files, found on disk or downloaded), scikit-learn's 8x8
-digits, synthetic generators and user files, all returned as :class:`Splits`.
+"""Datasets: MNIST family (IDX files, found on disk or downloaded), the 8x8 digits (vendored
+from scikit-learn, read with NumPy only), synthetic generators and user files, all returned
+as :class:`Splits`.
 
 >>> from proxnet.data import load_dataset, DATASETS
 >>> d = load_dataset("spiral", n_per_class=50, seed=0)

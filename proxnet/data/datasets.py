@@ -98,7 +98,7 @@ def _args(local_vars):
 def digits_splits(*, test_size=0.2, subset="full", n_train=_DEFAULT, n_test=_DEFAULT,
                   val_size=_DEFAULT, seed=0, flatten=True, scale=True, standardize=False,
                   dtype="float32") -> Splits:
-    """scikit-learn's 8x8 digits as :class:`Splits`: seeded stratified train/test split
+    """The 8x8 digits (vendored, see :mod:`proxnet.data.digits`) as :class:`Splits`: seeded stratified train/test split
     (default 1,438 / 359), then the chosen subset. Options: see :func:`load_dataset`."""
     images, labels = digits_raw()
     rng = as_generator(seed)
