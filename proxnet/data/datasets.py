@@ -40,8 +40,8 @@ from .mnist import IDX_DATASETS, load_idx_pair, locate_files, to_float
 from .options import (BOOL, CHECKSUMS, DELIMITER, DTYPE, MAX_COUNT, MAX_POINTS, MIRRORS, NONE,
                       PATH, SEED, OptionError, Spec, check, choice, fraction, integer, number,
                       text)
-from .splits import _DEFAULT, STANDARDIZE, SUBSETS, Splits, _count, select_subsets, \
-    standardize as _standardize, stratified_split
+from .splits import _DEFAULT, STANDARDIZE, SUBSETS, Splits, select_subsets, \
+    standardize as _standardize, stratified_split, test_count
 
 FETCH_OPTIONS = ("data_dir", "cache_dir", "download", "mirrors", "checksums", "timeout")
 """Options about where files live; accepted (checked, then ignored) by datasets that need no
@@ -462,7 +462,7 @@ def file_splits(*, path=None, test_path=None, test_size=0.2, label_column=-1, x_
         X_tr, y_tr, X_te, y_te = X[tr], y[tr], X[te], y[te]
     else:
         perm = rng.permutation(y.shape[0])
-        n_te = _count(test_size, y.shape[0], "test_size")
+        n_te = test_count(test_size, y.shape[0])
         X_tr, y_tr, X_te, y_te = X[perm[n_te:]], y[perm[n_te:]], X[perm[:n_te]], y[perm[:n_te]]
     X_tr, y_tr, X_va, y_va, X_te, y_te = select_subsets(
         X_tr, y_tr, X_te, y_te, subset=subset, n_train=n_train, n_test=n_test,
@@ -480,7 +480,7 @@ def file_splits(*, path=None, test_path=None, test_size=0.2, label_column=-1, x_
 def _features(X, flatten, scale):
     if flatten:
         X = X.reshape(len(X), -1)
-    if scale is not False:
+    if not isinstance(scale, (bool, np.bool_)):  # False: as stored; a number: the divisor
         X = np.divide(X, X.dtype.type(scale), dtype=X.dtype)
     return X
 

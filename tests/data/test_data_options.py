@@ -136,10 +136,22 @@ def test_check_options_loads_nothing(tmp_path, monkeypatch):
     check_options("quadratic", dict(noise_kind="hundredths", noise=0.1, n_train=np.int64(5)))
 
 
-def test_numpy_scalars_accepted():
+def test_numpy_scalars_accepted(tmp_path):
     d = load_dataset("spiral", n_per_class=np.int32(5), noise=np.float32(0.1),
                      standardize=np.bool_(False))
-    assert d.X_train.shape == (15, 2)
+    assert d.X_train.shape == (15, 2) and not d.stats
+    g = load_dataset("spiral", n_per_class=np.int64(5), standardize=np.bool_(True))
+    assert g.stats["mode"] == "global"
+    path = tmp_path / "d.npz"
+    np.savez(path, X=np.full((10, 2), 200.0), y=np.arange(10) % 2)
+    f = load_dataset("file", path=path, scale=np.bool_(False), test_size=np.int64(4))
+    assert f.X_train.max() == 200 and f.X_test.shape == (4, 2)
+
+
+@pytest.mark.parametrize("name, test_size", [("digits", 1797), ("digits", 0.0001)])
+def test_test_size_must_leave_both_parts(name, test_size):
+    with pytest.raises(ValueError, match=r"test_size: .* leaves \d+ test and \d+ training"):
+        load_dataset(name, test_size=test_size)
 
 
 SMALL = {
