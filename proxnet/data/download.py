@@ -12,6 +12,7 @@ refused. Progress is logged at INFO on the ``"proxnet.data"`` logger.
 from __future__ import annotations
 
 import functools
+import glob
 import hashlib
 import http.client
 import logging
@@ -105,7 +106,7 @@ def _clean_stale(dest_dir: Path, filename: str, age: float) -> None:
     """Remove ``.part`` files of ``filename`` older than ``age`` seconds: their download
     cannot still be running (it would have hit its deadline), so a killed one left them."""
     now = time.time()
-    for p in dest_dir.glob(f".{filename}.*.part"):
+    for p in dest_dir.glob(f".{glob.escape(filename)}.*.part"):
         try:
             if now - p.stat().st_mtime > age:
                 p.unlink()
@@ -160,6 +161,10 @@ def download_file(filename: str, dest_dir, mirrors, *, md5: str | None = None,
     ValueError
         Bad arguments (a mirror that is not an http(s) URL, a non-positive deadline, ...).
     """
+    if (not isinstance(filename, str) or filename in ("", ".", "..")
+            or any(c in filename for c in "/\\\0") or len(filename) > 255):
+        raise ValueError(f"filename: expected a plain file name (no folders), got "
+                         f"{filename!r}")
     mirrors = check_mirrors(mirrors)
     if size is not None:
         size = check_max_bytes(size, "size")

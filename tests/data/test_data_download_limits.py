@@ -165,6 +165,13 @@ def test_bad_arguments(tmp_path, kwargs, match):
         download_file("f.gz", tmp_path, args.pop("mirrors"), **args)
 
 
+@pytest.mark.parametrize("name", ["../f.gz", "a/b", "", "..", "x\0y", 3])
+def test_filename_is_a_plain_name(tmp_path, name):
+    with pytest.raises(ValueError, match="filename: expected a plain file name"):
+        download_file(name, tmp_path / "d", ["http://127.0.0.1:9/"], **FAST)
+    assert not (tmp_path / "d").exists()
+
+
 def test_offline_guard_refuses_other_hosts(tmp_path):
     with pytest.raises(AssertionError, match="tried to reach the internet"):
         download_file("f.gz", tmp_path, ["http://example.invalid/"], **FAST)
