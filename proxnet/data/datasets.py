@@ -88,14 +88,20 @@ def register(name: str, specs: dict, conflicts=None):
 
 
 def option_specs(name: str) -> dict:
-    """``{option: (Spec, default)}`` of dataset ``name``, the file-location options included
-    (the default is ``inspect.Parameter.empty``-free: ``None`` where the builder has none)."""
+    """``{option: (Spec, default)}`` of dataset ``name``, the file-location options included.
+
+    The default is the builder's, or ``inspect.Parameter.empty`` where it depends on other
+    options (``n_train``, ``n_test`` and ``val_size`` depend on ``subset``). Each spec's
+    ``.what`` says in words what is allowed.
+    """
     builder = DATASETS.get_item(name)
     defaults = {k: p.default for k, p in inspect.signature(builder).parameters.items()}
-    out = {k: (spec, None if defaults[k] is _DEFAULT else defaults[k])
+    out = {k: (spec, inspect.Parameter.empty if defaults[k] is _DEFAULT else defaults[k])
            for k, spec in builder.option_specs.items()}
+    fetch_defaults = dict(data_dir=None, cache_dir=None, download=True, mirrors=None,
+                          checksums=None, timeout=30.0)
     for k, spec in FETCH_SPECS.items():
-        out.setdefault(k, (spec, None))
+        out.setdefault(k, (spec, fetch_defaults[k]))
     return out
 
 

@@ -3,6 +3,7 @@
 Every option of every builder has a spec; a value of the wrong type, non-finite, out of range
 or over a cap raises OptionError naming the dataset and the option, from check_options
 (without loading anything) and from load_dataset alike."""
+import inspect
 import math
 
 import numpy as np
@@ -18,18 +19,18 @@ HOSTILE = [True, False, None, "1", "", 1.5, -1, 0, 10 ** 12, float("nan"), float
            -0.5, [1], {"a": 1}, (1, 2), b"x", np.float64("nan"), object()]
 
 
-def _allowed(spec, value):
-    return spec(value)
-
-
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_every_option_has_a_spec_and_a_valid_default(name):
     specs = option_specs(name)
     assert set(FETCH_OPTIONS) <= set(specs)
     for option, (spec, default) in specs.items():
         assert spec.what and callable(spec.test), option
-        if default is not None:
+        if default is not inspect.Parameter.empty and not (name == "file" and option == "path"):
             assert spec(default), f"{name}.{option}: default {default!r} not allowed"
+    if "subset" in specs:
+        assert specs["n_train"][1] is inspect.Parameter.empty
+    mnist = inspect.signature(DATASETS["mnist"]).parameters  # one set of fetch defaults
+    assert all(specs[k][1] == mnist[k].default for k in FETCH_OPTIONS)
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
