@@ -174,11 +174,21 @@ def stratified_split(y, test_size, rng):
     """
     y = np.asarray(y)
     n = y.shape[0]
-    n_test = _count(test_size, n, "test_size")
+    n_test = test_count(test_size, n)
     test_idx = stratified_indices(y, n_test, rng)
     mask = np.ones(n, bool)
     mask[test_idx] = False
     return np.flatnonzero(mask), test_idx
+
+
+def test_count(test_size, n: int) -> int:
+    """The number of test samples ``test_size`` (fraction or count) takes from ``n``; both
+    the test and the training part must keep at least one sample."""
+    n_test = _count(test_size, n, "test_size")
+    if not 1 <= n_test <= n - 1:
+        raise ValueError(f"test_size: {test_size!r} of {n} samples leaves {n_test} test and "
+                         f"{n - n_test} training samples; both must be at least 1")
+    return n_test
 
 
 def _count(size, n, name):
@@ -298,7 +308,7 @@ def standardize(X_train, *others, mode="global", eps=1e-8):
     stats : dict
         ``{"mode", "mean", "std"}`` (floats for global, arrays of the sample shape for feature).
     """
-    if mode is True:
+    if isinstance(mode, (bool, np.bool_)) and mode:
         mode = "global"
     if mode not in ("global", "feature"):
         raise ValueError(f"standardize: expected one of {STANDARDIZE}, got {mode!r}")
