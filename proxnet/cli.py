@@ -20,7 +20,7 @@ def main():
 def gradcheck(seed):
     """Check every layer, loss and regularizer in the registries, and a whole model,
     against centred-difference gradients (float64). Exits 1 if any check fails."""
-    from .gradcheck import check_all, format_table
+    from .gradcheck import check_all, format_table  # deferred: each command loads only what it uses
     rows = check_all(seed=seed)
     click.echo(format_table(rows))
     failed = [r for r in rows if not r["passed"]]
@@ -36,7 +36,7 @@ def report(study_dir, out):
     """Write the report of the study in STUDY_DIR (read from STUDY_DIR/study.db): one
     self-contained index.html and summary.csv, and print the summary table (mean ± std and
     95% CI over seeds per method and strength)."""
-    from .studies.report import format_table, summarize, write_report
+    from .studies.report import format_table, summarize, write_report  # deferred: matplotlib, scipy
     try:
         rows = summarize(study_dir)
         path = write_report(study_dir, out=out)
@@ -73,10 +73,10 @@ def study(recipe, out, seeds, epochs, jobs, executor, address, timeout, retry_fa
 
     Results go to OUT/study.db as each trial finishes. Running the same command again
     resumes: finished trials are skipped, interrupted ones run again."""
-    from .studies.config import ConfigError, resolve
-    from .studies.report import format_table, summarize, write_report
-    from .studies.runner import run_study
-    from .studies.store import Store, StoreError
+    from .studies.config import ConfigError, resolve  # deferred: pydantic, matplotlib, scipy
+    from .studies.report import format_table, summarize, write_report  # deferred: matplotlib, scipy
+    from .studies.runner import run_study  # deferred (as above)
+    from .studies.store import Store, StoreError  # deferred (as above)
 
     try:
         cfg = resolve(recipe).with_overrides(seeds=seeds, epochs=epochs)
@@ -110,7 +110,7 @@ def study(recipe, out, seeds, epochs, jobs, executor, address, timeout, retry_fa
 @main.command()
 def recipes():
     """List the built-in study recipes, one line each."""
-    from .studies.config import list_recipes
+    from .studies.config import list_recipes  # deferred: pydantic
     items = list_recipes()
     width = max(map(len, items))
     for name, desc in items.items():
@@ -124,7 +124,7 @@ def recipes():
 def export(study_dir, out):
     """Export the store of STUDY_DIR to CSV: trials.csv (one row per trial with its final
     metrics) and epochs.csv (every per-epoch metric, long format)."""
-    from .studies.store import STORE_NAME, Store
+    from .studies.store import STORE_NAME, Store  # deferred: pydantic
     if not (Path(study_dir) / STORE_NAME).is_file():
         raise click.ClickException(f"study_dir: no study store {Path(study_dir) / STORE_NAME}")
     with Store(study_dir) as store:

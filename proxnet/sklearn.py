@@ -290,10 +290,29 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X, y, *, incremental: bool, classes=None):
         self._check_params()
-        fitted = hasattr(self, "model_")
-        first = not fitted or not (incremental or self.warm_start)
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
+        X, targets = self._prepare(X, y, incremental=incremental, classes=classes)
+        validation = None
+        if self.early_stopping and not incremental:
+            X, X_val, targets, y_val = self._split(X, targets)
+            if X_val.shape[0] < 2:
+                raise ValueError("validation_fraction: the validation set has fewer than 2 "
+                                 "samples; increase validation_fraction or the data")
+            if self.validation_scores_ is None:
+                self.validation_scores_ = []
+            validation = (X_val, y_val)
+        converged = self._train(X, targets, validation, incremental)
+        if not converged:
+            warnings.warn(f"max_epochs={self.max_epochs} reached and the training "
+                          f"{'validation score' if self.early_stopping else 'loss'} has not "
+                          "stopped improving", ConvergenceWarning, stacklevel=3)
+        self._set_fitted_attributes()
+        return self
+
+    def _prepare(self, X, y, *, incremental, classes):
+        """Checked inputs and targets in the model's dtype; builds the model on a first fit."""
+        first = not hasattr(self, "model_") or not (incremental or self.warm_start)
         X, y = self._validate_train(X, y, reset=first)
         targets, n_outputs = self._prepare_targets(y, first=first, incremental=incremental,
                                                    classes=classes)
@@ -310,33 +329,25 @@ class _BaseMLP(BaseEstimator):
                 "warm_start/partial_fit: hidden_layer_sizes, activation, dropout, dtype or "
                 "optimizer changed since the last fit (they fix the network); set "
                 "warm_start=False to train a new one")
-        model = self.model_
-        self._configure(model)
-        X = X.astype(model.dtype, copy=False)
-        if self._is_clf:
-            targets = targets.astype(np.intp, copy=False)
-        else:
-            targets = targets.astype(model.dtype, copy=False)
+        self._configure(self.model_)
+        X = X.astype(self.model_.dtype, copy=False)
+        dtype = np.intp if self._is_clf else self.model_.dtype
+        return X, targets.astype(dtype, copy=False)
 
-        if self.early_stopping and not incremental:
-            X, X_val, targets, y_val = self._split(X, targets)
-            if X_val.shape[0] < 2:
-                raise ValueError("validation_fraction: the validation set has fewer than 2 "
-                                 "samples; increase validation_fraction or the data")
-            if self.validation_scores_ is None:
-                self.validation_scores_ = []
-        n = X.shape[0]
+    def _batch_size(self, n: int) -> int:
         if self.batch_size == "auto":
-            batch_size = min(200, n)
-        else:
-            if self.batch_size > n:
-                warnings.warn(f"batch_size={self.batch_size} is larger than the {n} training "
-                              "samples; using full batches", UserWarning, stacklevel=3)
-            batch_size = min(int(self.batch_size), n)
+            return min(200, n)
+        if self.batch_size > n:
+            warnings.warn(f"batch_size={self.batch_size} is larger than the {n} training "
+                          "samples; using full batches", UserWarning, stacklevel=5)
+        return min(int(self.batch_size), n)
 
-        epochs = 1 if incremental else int(self.max_epochs)
-        record = _EpochRecord(self, (X_val, y_val) if self.early_stopping and not incremental else None)
-        callbacks = [record]
+    def _train(self, X, targets, validation, incremental: bool) -> bool:
+        """One fit call of the model (one epoch for partial_fit), stopped by EarlyStopping on
+        the validation score or the training loss; returns whether it stopped (converged).
+        The model's random streams (shuffling, dropout) were seeded once when it was built:
+        warm starts and partial_fit calls continue them as one uninterrupted run would."""
+        callbacks = [_EpochRecord(self, validation)]
         if not incremental:
             stopper = EarlyStopping(monitor="val_score" if self.early_stopping else "loss",
                                     mode="max" if self.early_stopping else "min", min_delta=self.tol,
@@ -344,27 +355,21 @@ class _BaseMLP(BaseEstimator):
                                     restore_best_weights=self.early_stopping)
             callbacks.append(stopper)
         self.n_iter_ = 0
-        # The model's random streams (shuffling, dropout) were seeded once when it was built:
-        # warm starts and partial_fit calls continue them as one uninterrupted run would.
-        hist = model.fit(X, targets, epochs=epochs, batch_size=batch_size, shuffle=True,
-                         verbose=False, eval_train=False, track_grad_norms=False,
-                         track_sparsity=False, callbacks=callbacks)
+        hist = self.model_.fit(X, targets, epochs=1 if incremental else int(self.max_epochs),
+                               batch_size=self._batch_size(X.shape[0]), shuffle=True, verbose=False,
+                               eval_train=False, track_grad_norms=False, track_sparsity=False,
+                               callbacks=callbacks)
         for k in range(len(hist)):
             self.history_.append({key: values[k] for key, values in hist.history.items()})
-        converged = incremental or stopper.stopped_epoch_ is not None
-        if converged and not incremental and self.verbose:
+        if incremental:
+            return True
+        self.best_validation_score_ = stopper.best_value_ if self.early_stopping else None
+        self.best_loss_ = None if self.early_stopping else stopper.best_value_
+        if stopper.stopped_epoch_ is not None and self.verbose:
             print(f"{'Validation score' if self.early_stopping else 'Training loss'} did not "
                   f"improve more than tol={self.tol} for {self.n_iter_no_change} "
                   "consecutive epochs. Stopping.")
-        if not incremental:
-            self.best_validation_score_ = stopper.best_value_ if self.early_stopping else None
-            self.best_loss_ = None if self.early_stopping else stopper.best_value_
-        if not converged:
-            warnings.warn(f"max_epochs={self.max_epochs} reached and the training "
-                          f"{'validation score' if self.early_stopping else 'loss'} has not "
-                          "stopped improving", ConvergenceWarning, stacklevel=3)
-        self._set_fitted_attributes()
-        return self
+        return stopper.stopped_epoch_ is not None
 
     def _split(self, X, targets):
         """Hold out ``validation_fraction`` (stratified for classifiers where every class

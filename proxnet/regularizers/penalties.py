@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import Registry
+from ..registry import Configured, Registry
 from . import prox as P
 
 MODES = ("penalty", "prox")
 REGULARIZERS = Registry("regularizer")
 
 
-class Regularizer:
+class Regularizer(Configured):
     """Base class. Subclasses define ``penalty``, ``grad`` and ``prox``.
 
     Parameters
@@ -71,18 +71,6 @@ class Regularizer:
     def get_config(self) -> dict:
         return {"mode": self.mode}
 
-    def to_dict(self) -> dict:
-        return {"kind": self.name, **self.get_config()}
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.to_dict() == other.to_dict()
-
-    def __hash__(self):
-        return hash(tuple(sorted(self.to_dict().items())))
-
-    def __repr__(self):
-        cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({cfg})"
 
 
 def _check_strength(value, name):
