@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backend import as_generator, resolve_dtype, spawn
+from .display import table_html, table_text
 from .layers import Layer
 from .losses import get_loss
 from .metrics import output_metrics
@@ -302,7 +303,46 @@ class Sequential:
                 "weight_regularizer": None if self.weight_regularizer is None else self.weight_regularizer.to_dict(),
                 "optimizer": self.optimizer.get_config()}
 
+    def summary_rows(self, input_shape=None) -> list[list]:
+        """One row per layer: index, layer, output shape, parameters, and each parameter's
+        regularizer with its mode. Output shapes need a sample shape: ``input_shape``, else
+        the last one this model trained on, else the first Dense layer's input; "?" when
+        none is known."""
+        shape = input_shape if input_shape is not None else self.trainer.sample_shape
+        if shape is None and getattr(self.layers[0], "in_features", None):
+            shape = (self.layers[0].in_features,)
+        regs = self.regularizers()
+        rows = []
+        for i, layer in enumerate(self.layers):
+            if shape is not None:
+                try:
+                    shape = layer.output_shape(shape)
+                except ValueError:
+                    shape = None
+            reg = ", ".join(f"{k}: {regs[f'{i}.{k}']!r}" for k in layer.params if f"{i}.{k}" in regs)
+            rows.append([i, layer.describe(), "?" if shape is None else str(tuple(shape)),
+                         layer.n_params(), reg or "–"])
+        return rows
+
+    def _summary_caption(self) -> str:
+        return (f"{self.n_params():,} parameters · loss {self.loss_fn.name} · {self.dtype.name} · "
+                f"optimizer {self.optimizer!r} · {self.epochs_done} epochs trained")
+
+    def summary(self, input_shape=None) -> str:
+        """The layers as a text table (see :meth:`summary_rows`) and the totals; also printed."""
+        text = table_text(["#", "layer", "output shape", "params", "regularizers"],
+                          [[r[0], r[1], r[2], f"{r[3]:,}", r[4]] for r in self.summary_rows(input_shape)])
+        text += "\n" + self._summary_caption()
+        print(text)
+        return text
+
+    def _repr_html_(self) -> str:
+        rows = [[r[0], r[1], r[2], f"{r[3]:,}", r[4]] for r in self.summary_rows()]
+        return table_html(["#", "layer", "output shape", "params", "regularizers"], rows,
+                          title="Sequential", caption=self._summary_caption())
+
     def __repr__(self):
         lines = [f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers)]
         return (f"Sequential(\n" + "\n".join(lines) + f"\n  loss={self.loss_fn.name}, "
-                f"dtype={self.dtype.name}, params={self.n_params()})")
+                f"dtype={self.dtype.name}, params={self.n_params():,}, "
+                f"epochs_done={self.epochs_done})")

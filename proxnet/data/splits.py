@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..backend import as_generator, spawn
+from ..display import table_html
 
 SUBSETS = ("full", "validation", "first", "stratified")
 """Valid ``subset`` names (``"standard"`` is accepted as an alias of ``"full"``)."""
@@ -114,6 +115,20 @@ class Splits:
         The validation pair is ``(None, None)`` when there is no validation split.
         """
         return (self.X_train, self.y_train), (self.X_val, self.y_val), (self.X_test, self.y_test)
+
+    def _repr_html_(self) -> str:
+        rows = []
+        for split in ("train", "val", "test"):
+            X, y = getattr(self, f"X_{split}"), getattr(self, f"y_{split}")
+            if X is None:
+                continue
+            counts = (", ".join(str(int(c)) for c in np.bincount(y, minlength=self.n_classes))
+                      if self.task == "classification" and y.ndim == 1 else "–")
+            rows.append([split, f"{X.shape[0]:,}", str(tuple(X.shape[1:])), str(X.dtype), counts])
+        what = (f"{self.n_classes} classes" if self.task == "classification" else "regression")
+        return table_html(["split", "samples", "sample shape", "dtype", "per class"], rows,
+                          title=f"Splits {self.name!r}: {what}",
+                          caption=", ".join(f"{k}={v}" for k, v in self.meta.items() if k != "files"))
 
     def __repr__(self):
         parts = [f"Splits({self.name!r}", f"train={tuple(self.X_train.shape)}"]

@@ -24,6 +24,8 @@ import os
 import sys
 from pathlib import Path
 
+from ..display import fmt, sparkline_svg, table_html
+
 __all__ = ["Callback", "CallbackList", "History", "ProgressBar", "EarlyStopping", "CSVLogger",
            "ReduceLROnPlateau", "LambdaCallback", "show_progress"]
 
@@ -171,11 +173,69 @@ class History:
         return {k: v[-1] for k, v in self.history.items()}
 
     def to_dict(self) -> dict:
+        """Plain data: ``{"history": {key: [per epoch]}, "grad_norms": {name: [per step]}}``."""
         return {"history": {k: list(v) for k, v in self.history.items()},
                 "grad_norms": {k: [float(x) for x in v] for k, v in self.grad_norms.items()}}
 
+    def to_frame(self):
+        """The per-epoch logs as a pandas DataFrame indexed by epoch (pandas is optional:
+        without it this raises ImportError; :meth:`to_dict` holds the same data)."""
+        try:
+            import pandas as pd  # deferred: pandas is optional
+        except ImportError:
+            raise ImportError("History.to_frame needs pandas (pip install pandas); "
+                              "History.to_dict() holds the same data") from None
+        frame = pd.DataFrame({k: v for k, v in self.history.items() if k != "epoch"},
+                             index=pd.Index(self.history.get("epoch", []), name="epoch"))
+        return frame
+
+    def default_metrics(self) -> list[str]:
+        """What :meth:`plot` draws by default: train/validation accuracy (or MSE), else the
+        losses."""
+        for pair in (("train_accuracy", "val_accuracy"), ("train_mse", "val_mse"), ("loss", "val_loss")):
+            found = [k for k in pair if k in self.history]
+            if found:
+                return found
+        return []
+
+    def plot(self, metrics=None, ax=None):
+        """Draw metrics per epoch on matplotlib axes (new ones when ``ax`` is None) and return
+        the axes. ``metrics``: a key or keys of :attr:`history` (default
+        :meth:`default_metrics`). matplotlib is the lab extra's; it is imported here."""
+        metrics = self.default_metrics() if metrics is None else (
+            [metrics] if isinstance(metrics, str) else list(metrics))
+        unknown = [m for m in metrics if m not in self.history]
+        if unknown:
+            raise ValueError(f"metrics: {unknown} not logged; available: {sorted(self.history)}")
+        if ax is None:
+            import matplotlib.pyplot as plt  # deferred: plotting is optional (the lab extra)
+            _, ax = plt.subplots(figsize=(5, 3.2))
+        epochs = [e + 1 for e in self.history.get("epoch", range(len(self)))]
+        for m in metrics:
+            ax.plot(epochs, self.history[m], label=m, linestyle="--" if m.startswith("train_") else "-")
+        ax.set_xlabel("epoch")
+        ax.legend()
+        return ax
+
+    def _repr_html_(self) -> str:
+        if not len(self):
+            return "<div>History: no epoch yet</div>"
+        last = self.last()
+        keys = [k for k in ("loss", "data_loss", "reg_loss", "train_accuracy", "val_accuracy",
+                            "val_loss", "train_mse", "val_mse", "lr", "zeros/total", "time")
+                if k in last]
+        table = table_html(["metric", "last epoch"], [[k, fmt(last[k])] for k in keys],
+                           title=f"History: {len(self)} epochs (last: epoch {last.get('epoch', len(self) - 1) + 1})")
+        plotted = {m: self.history[m] for m in self.default_metrics()}
+        return f"<div style='display:flex;gap:16px;align-items:flex-start'>{table}{sparkline_svg(plotted)}</div>"
+
     def __repr__(self):
-        return f"History(epochs={len(self)}, keys={sorted(self.history)})"
+        if not len(self):
+            return "History(epochs=0)"
+        last = self.last()
+        shown = ", ".join(f"{k}={fmt(last[k])}" for k in ("loss", "train_accuracy", "val_accuracy",
+                                                           "train_mse", "val_mse") if k in last)
+        return f"History(epochs={len(self)}, last: {shown}; keys={sorted(self.history)})"
 
 
 def show_progress(verbose) -> bool:

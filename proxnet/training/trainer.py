@@ -80,6 +80,8 @@ class Trainer:
         Draws each epoch's order.
     layer_rngs : list of numpy.random.Generator or None
         One per layer, given to the layers (dropout masks).
+    sample_shape : tuple or None
+        The shape of one input sample of the last ``fit``.
     """
 
     def __init__(self, model):
@@ -87,6 +89,7 @@ class Trainer:
         self.epochs_done = 0
         self.shuffle_rng = None
         self.layer_rngs = None
+        self.sample_shape = None
 
     # -- random streams ------------------------------------------------------------
     def reseed(self, seed) -> None:
@@ -150,6 +153,7 @@ class Trainer:
         model = self.model
         X = model.check_X(X)
         y = model.check_y(y, X)
+        self.sample_shape = tuple(X.shape[1:])
         n = X.shape[0]
         batch_size = n if batch_size is None else min(check_count(batch_size, "batch_size", 1), n)
         validation = None
