@@ -81,3 +81,56 @@ def test_tables_escape_and_sparklines_skip_non_finite():
     svg = sparkline_svg({"loss": [3.0, float("nan"), 1.0]})
     assert svg.count("<polyline") == 1 and "nan" not in svg
     assert sparkline_svg({"loss": [1.0]}) == ""
+
+
+from proxnet.training.callbacks import progress_bar_class as _REAL_BAR_CLASS  # noqa: E402
+
+
+class _FakeShell:
+    kernel = object()
+
+
+def _pretend_notebook(monkeypatch):
+    import sys
+    import types
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: _FakeShell()
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+
+
+def _bars_used(monkeypatch, **fit_kwargs):
+    """The progress-bar classes ``fit`` drew with."""
+    from proxnet.training import callbacks
+    used = []
+    real = _REAL_BAR_CLASS
+
+    class Quiet:     # stands in for the chosen bar (a widget needs a live kernel to draw)
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+
+        def set_postfix(self, *args, **kwargs): ...
+
+        def update(self, n): ...
+
+        def close(self): ...
+
+    def spy():
+        used.append(real())
+        return Quiet
+
+    monkeypatch.setattr(callbacks, "progress_bar_class", spy)
+    X = np.random.default_rng(0).normal(size=(20, 4))
+    mlp([4, 3], seed=0).fit(X, np.arange(20) % 3, epochs=2, seed=0, **fit_kwargs)
+    return used
+
+
+def test_fit_draws_the_notebook_bar_in_a_kernel_and_none_when_verbose_is_false(monkeypatch):
+    pytest.importorskip("ipywidgets", reason="ipywidgets is not installed (the notebook bar needs it)")
+    from tqdm.notebook import tqdm as notebook_tqdm
+    from tqdm.std import tqdm as text_tqdm
+    assert _bars_used(monkeypatch, verbose=True) == [text_tqdm]       # not a notebook
+    assert _bars_used(monkeypatch) == []                            # verbose=None, no terminal
+    _pretend_notebook(monkeypatch)
+    assert _bars_used(monkeypatch) == [notebook_tqdm]               # verbose=None in a kernel
+    assert _bars_used(monkeypatch, verbose=False) == []

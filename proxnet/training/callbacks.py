@@ -27,7 +27,8 @@ from pathlib import Path
 from ..display import fmt, sparkline_svg, table_html
 
 __all__ = ["Callback", "CallbackList", "History", "ProgressBar", "EarlyStopping", "CSVLogger",
-           "ReduceLROnPlateau", "LambdaCallback", "show_progress"]
+           "ReduceLROnPlateau", "LambdaCallback", "show_progress", "in_notebook",
+           "progress_bar_class"]
 
 _HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
           "on_batch_begin", "on_batch_end")
@@ -238,12 +239,21 @@ class History:
         return f"History(epochs={len(self)}, last: {shown}; keys={sorted(self.history)})"
 
 
+def in_notebook() -> bool:
+    """True when the code runs in a Jupyter (IPython) kernel."""
+    ipython = sys.modules.get("IPython")
+    if "ipykernel" not in sys.modules or ipython is None:
+        return False
+    shell = ipython.get_ipython() if hasattr(ipython, "get_ipython") else None
+    return shell is not None and hasattr(shell, "kernel")
+
+
 def show_progress(verbose) -> bool:
     """Whether ``fit`` shows a progress bar: ``verbose`` if it is True or False; for None,
     when stderr is a terminal or the code runs in a Jupyter kernel."""
     if verbose is not None:
         return bool(verbose)
-    if "ipykernel" in sys.modules:
+    if in_notebook():
         return True
     try:
         return sys.stderr.isatty()
@@ -251,9 +261,26 @@ def show_progress(verbose) -> bool:
         return False
 
 
+def progress_bar_class():
+    """The tqdm class to draw with: the notebook widget in a Jupyter kernel with ipywidgets,
+    else the text bar; None when tqdm is not installed (a line per epoch is printed)."""
+    try:
+        from tqdm.std import tqdm  # deferred: tqdm is a lab dependency, absent from the core
+    except ImportError:
+        return None
+    if in_notebook():
+        try:
+            import ipywidgets  # noqa: F401  (deferred: only notebooks have it; tqdm's widget needs it)
+            from tqdm.notebook import tqdm as notebook_tqdm  # deferred: as above
+            return notebook_tqdm
+        except ImportError:
+            pass
+    return tqdm
+
+
 class ProgressBar(Callback):
-    """A bar over epochs showing the latest metrics: tqdm's (``tqdm.auto``, a widget in
-    Jupyter) when tqdm is installed, else one line per epoch."""
+    """A bar over epochs showing the latest metrics: tqdm's (a widget in Jupyter, see
+    :func:`progress_bar_class`) when tqdm is installed, else one line per epoch."""
 
     KEYS = ("loss", "train_accuracy", "val_accuracy", "train_mse", "val_mse")
 
@@ -263,13 +290,10 @@ class ProgressBar(Callback):
         self._bar = None
 
     def on_train_begin(self, logs=None):
-        try:  # deferred: tqdm is a lab dependency, absent from a NumPy-only install
-            from tqdm.auto import tqdm
-        except ImportError:
-            self._bar = None
-            return
-        self._bar = tqdm(total=self.params.get("epochs"), desc="fit", unit="epoch",
-                         file=self.file or sys.stderr, leave=True)
+        bar = progress_bar_class()
+        self._bar = None if bar is None else bar(total=self.params.get("epochs"), desc="fit",
+                                                 unit="epoch", file=self.file or sys.stderr,
+                                                 leave=True)
 
     def on_epoch_end(self, epoch, logs=None):
         shown = {k: f"{logs[k]:.4g}" for k in self.KEYS if k in logs}
