@@ -1,0 +1,130 @@
+"""The report for the terminal: one table that fits :data:`WIDTH` columns, then notes.
+
+Columns: method, strength, n (done trials), the headline's mean ± std over seeds (accuracy
+in %), Δ vs the baseline (mean paired difference, points for accuracy, with its 95% t CI),
+the Holm-adjusted paired t p, and the verdict. Everything else (bootstrap CIs, Wilcoxon,
+d_z, MDE, secondary metrics) is in ``report/comparisons.csv``. Plain text, no colours and
+no terminal queries, so it prints the same into a pipe or a file; ``ascii=True`` (chosen
+automatically when stdout cannot encode the symbols) writes +/-, d, lambda instead of ±, Δ, λ.
+"""
+from __future__ import annotations
+
+import sys
+import textwrap
+
+from .formats import DASH, p_value, scale_for, strength_text, verdict_text
+
+WIDTH = 100
+_ASCII = {"±": "+/-", "Δ": "d", "λ": "lambda", "−": "-", "–": "-", "…": "~", "≤": "<=",
+          "α": "alpha", "×": "x"}
+
+
+def _scale(rows):
+    return scale_for([r[f"{r['headline']}_mean"] for r in rows], percent=rows[0]["percent"])
+
+
+def _cells(r, scale, interval):
+    h = r["headline"]
+    mark = "*" if r["is_best"] else ""
+    return [mark + r["method"], strength_text(r["strength_name"], r["strength"]), str(r["n"]),
+            scale.mean_std(r[f"{h}_mean"], r[f"{h}_std"], r[f"{h}_n"]),
+            DASH if r["is_baseline"] else scale.diff(r["diff_mean"], r["diff_ci_low"],
+                                                     r["diff_ci_high"], interval=interval),
+            p_value(r["p_holm"]) if r["tested"] else DASH, verdict_text(r)]
+
+
+def _layout(header, body, width):
+    """Lines of the table; the method column (0) is cut to make the table fit ``width``."""
+    widths = [max(len(c[i]) for c in [header, *body]) for i in range(len(header))]
+    room = width - sum(widths[1:-1]) - max(len(c[-1]) for c in [header, *body]) \
+        - 2 * (len(header) - 1)
+    widths[0] = max(6, min(widths[0], room))
+
+    def cut(s, w):
+        return s if len(s) <= w else s[:w - 1] + "…"
+
+    right = {2, 3, 4, 5}
+    lines = []
+    for cells in [header, None, *body]:
+        if cells is None:
+            lines.append("  ".join("-" * w for w in widths))
+            continue
+        cells = [cut(cells[0], widths[0]), *cells[1:]]
+        lines.append("  ".join(c.rjust(w) if i in right else c.ljust(w)
+                               for i, (c, w) in enumerate(zip(cells, widths))).rstrip())
+    return lines
+
+
+def _table(rows, width, tr):
+    scale = _scale(rows)
+    header = [tr(h) for h in ["method", "strength", "n", rows[0]["headline_label"] + scale.suffix,
+                              "Δ vs baseline [95% CI]", "p Holm", "verdict"]]
+    for interval in (True, False):
+        body = [[tr(c) for c in _cells(r, scale, interval)] for r in rows]
+        lines = [tr(ln) for ln in _layout(header, body, width)]   # the cut's "…" too
+        if max(map(len, lines)) <= width:
+            break
+    return lines, scale, interval
+
+
+def _notes(rows, scale, interval) -> list[str]:
+    r0 = rows[0]
+    baselines = list(dict.fromkeys(r["baseline"] for r in rows))
+    unit = f" in {scale.unit}" if scale.unit else ""
+    notes = [f"headline: {r0['headline_description']}; mean ± std over the seeds of done trials.",
+             f"Δ: mean paired difference (same seeds) vs {', '.join(baselines)}{unit}"
+             + (", with its 95% Student-t CI" if interval else "")
+             + f"; p: paired t-test, Holm-adjusted over {r0['family_size']} comparison(s); "
+             "verdict at α = 0.05. Bootstrap CIs, Wilcoxon p, d_z and MDE: comparisons.csv."]
+    if r0["selected_on"] != "validation":
+        notes.append("no validation split: the headline is the final epoch's test metric "
+                     "(nothing selected).")
+    best = [r for r in rows if r["is_best"]]
+    for b in best:
+        tied = [r["label"] for r in rows if r["tied_with_best"] and r["baseline"] == b["baseline"]]
+        h = b["headline"]
+        unit = "%" if scale.unit == "points" else ""
+        notes.append(f"* best: {b['label']} ({scale.num(b[f'{h}_mean'])}{unit}); not shown different "
+                     f"from it: {', '.join(tied) if tied else 'none'}.")
+    if any(r["n"] == 1 for r in rows):
+        notes.append("n=1: one done seed, no spread and no test.")
+    running = [f"{r['label']} ({r['running']})" for r in rows if r["running"]]
+    if running:
+        notes.append(f"still running, not counted: {', '.join(running)}.")
+    for r in rows:
+        for seed, status, msg in r["errors"][:3]:
+            notes.append(f"{status}: {r['label']} seed {seed}: {msg or '(no message)'}")
+        if len(r["errors"]) > 3:
+            notes.append(f"… and {len(r['errors']) - 3} more {r['label']} trials not done")
+    return notes
+
+
+def _ascii(text: str) -> str:
+    for k, v in _ASCII.items():
+        text = text.replace(k, v)
+    return text.encode("ascii", "replace").decode("ascii")
+
+
+def _stdout_encodes(sample: str) -> bool:
+    enc = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        sample.encode(enc)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def format_table(rows: list[dict], *, width: int = WIDTH, ascii: bool | None = None) -> str:
+    """The terminal report of summary rows (:func:`proxnet.studies.analysis.summary_rows`):
+    the table, then notes wrapped to ``width``. ``ascii``: None = only if stdout cannot
+    encode the symbols (±, Δ, λ, …)."""
+    if not rows:
+        return "no trials in the store"
+    if ascii is None:
+        ascii = not _stdout_encodes("".join(_ASCII) + "".join(r["label"] for r in rows))
+    tr = _ascii if ascii else (lambda s: s)
+    lines, scale, interval = _table(rows, width, tr)
+    notes = []
+    for note in _notes(rows, scale, interval):
+        notes += textwrap.wrap(tr(note), width, subsequent_indent="  ", break_on_hyphens=False)
+    return "\n".join(lines + [""] + notes)
