@@ -34,10 +34,11 @@ def _cells(r, scale, interval):
 
 
 def _layout(header, body, width):
-    """Lines of the table; the method column (0) is cut to make the table fit ``width``."""
-    widths = [max(len(c[i]) for c in [header, *body]) for i in range(len(header))]
-    room = width - sum(widths[1:-1]) - max(len(c[-1]) for c in [header, *body]) \
-        - 2 * (len(header) - 1)
+    """Lines of the table (``header``: two rows); the method column (0) is cut to make the
+    table fit ``width``."""
+    rows = [*header, *body]
+    widths = [max(len(c[i]) for c in rows) for i in range(len(header[0]))]
+    room = width - sum(widths[1:-1]) - max(len(c[-1]) for c in rows) - 2 * (len(widths) - 1)
     widths[0] = max(6, min(widths[0], room))
 
     def cut(s, w):
@@ -45,7 +46,7 @@ def _layout(header, body, width):
 
     right = {2, 3, 4, 5}
     lines = []
-    for cells in [header, None, *body]:
+    for cells in [*header, None, *body]:
         if cells is None:
             lines.append("  ".join("-" * w for w in widths))
             continue
@@ -57,9 +58,14 @@ def _layout(header, body, width):
 
 def _table(rows, width, tr):
     scale = _scale(rows)
-    header = [tr(h) for h in ["method", "strength", "n", rows[0]["headline_label"] + scale.suffix,
-                              "Δ vs baseline [95% CI]", "p Holm", "verdict"]]
+    top = ["", "", "", rows[0]["headline_label"], "Δ vs baseline", "p", ""]
+    unit = "%" if scale.unit == "points" else scale.suffix.strip(" ()")
+    bottom = ["method", "strength", "n", f"{unit} mean ± sd".strip(), "[95% CI]",
+              "Holm", "verdict"]
+    header = [[tr(h) for h in top], [tr(h) for h in bottom]]
     for interval in (True, False):
+        if not interval:
+            header[1][4] = ""
         body = [[tr(c) for c in _cells(r, scale, interval)] for r in rows]
         lines = [tr(ln) for ln in _layout(header, body, width)]   # the cut's "…" too
         if max(map(len, lines)) <= width:

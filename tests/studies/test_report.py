@@ -626,11 +626,11 @@ def test_terminal_table_fits_100_columns_and_states_degenerate_cases(digits_repo
     text = format_table(rows)
     lines = text.splitlines()
     assert max(map(len, lines)) <= 100, max(lines, key=len)
-    assert lines[0].split()[:3] == ["method", "strength", "n"]
-    assert "test acc @val (%)" in lines[0] and "p Holm" in lines[0] and "verdict" in lines[0]
+    assert lines[1].split()[:3] == ["method", "strength", "n"] and set(lines[2]) == {"-", " "}
+    assert "test acc @val" in lines[0] and "% mean ± sd" in lines[1] and "verdict" in lines[1]
     comps = {c["method"]: c for c in read_csv(index.parent / "comparisons.csv")
              if c["metric"] == "selected_test_accuracy"}
-    body = {ln.split()[0].lstrip("*"): ln for ln in lines[2:] if ln and not ln.startswith(" ")}
+    body = {ln.split()[0].lstrip("*"): ln for ln in lines[3:] if ln and not ln.startswith(" ")}
     for method, c in comps.items():
         ln = body[method]
         r = next(r for r in rows if r["method"] == method)
