@@ -15,7 +15,7 @@ import numpy as np
 
 from . import plots
 from .analysis import Analysis
-from .formats import p_value
+from .formats import p_phrase
 from .results import CLASSIFICATION, Study
 
 _ARTIFACTS = ("first_layer_weights", "decision_grid", "decision_extent", "curve_x",
@@ -44,7 +44,7 @@ def forest_figure(a: Analysis) -> dict | None:
         rows = []
         for c in ex.comparisons.get(head.name, []):
             r = c.result
-            note = (f"p={p_value(c.p_holm)}" if r.test is not None else f"n={r.n}: no test")
+            note = p_phrase(c.p_holm) if r.test is not None else f"n={r.n}: no test"
             rows.append({"label": a.study.label(c.group), "diff": r.diff_mean * factor,
                          "low": r.diff_ci_low * factor, "high": r.diff_ci_high * factor,
                          "verdict": c.verdict, "note": note})

@@ -77,6 +77,13 @@ def p_value(p) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def p_phrase(p) -> str:
+    """'p = 0.004', 'p < 0.001', or 'p undefined'."""
+    if not finite(p):
+        return "p undefined"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
 def strength_text(name, strength) -> str:
     """'λ=0.001', 'rate=0.3', 'c=3', or '–'."""
     return DASH if strength is None else f"{name or 'strength'}={strength:g}"

@@ -24,7 +24,7 @@ from html import escape
 
 from . import stats
 from .analysis import Analysis
-from .formats import finite, p_value, scale_for, strength_text, verdict_text
+from .formats import finite, p_phrase, p_value, scale_for, strength_text, verdict_text
 from .results import VALIDATION
 
 CSS = """
@@ -115,7 +115,7 @@ def _verdict_line(a: Analysis, c, scale) -> str:
                       f"been detected with 80% power{need}")
     extra = f" <span class='why'>({escape('; '.join(why))})</span>" if why else ""
     return (f"<li class='verdict' {attrs}>{label}: {scale.num(r.diff_mean, sign=True)}{unit}"
-            f"{ci} vs {base}, p = {p_value(c.p_holm)} (Holm, {test}, n = {r.n}), "
+            f"{ci} vs {base}, {p_phrase(c.p_holm)} (Holm, {test}, n = {r.n}), "
             f"<span class='{cls}'>{escape(c.verdict)}</span>{extra}</li>")
 
 
