@@ -23,7 +23,7 @@ import re
 from html import escape
 
 from . import stats
-from .analysis import Analysis
+from .analysis import Analysis, last_line
 from .formats import finite, p_phrase, p_value, scale_for, strength_text, verdict_text
 from .results import VALIDATION
 
@@ -210,7 +210,6 @@ def _trials_section(study) -> str:
     bad = [t for t in study.trials if t.status != "done"]
     if not bad:
         return "<h2 id='failed'>Failed trials</h2><p class='note'>None: every trial is done.</p>"
-    from .analysis import last_line
     rows = []
     for t in bad:
         err = t.error or ""

@@ -23,7 +23,7 @@ import math
 from pathlib import Path
 
 from . import stats
-from .analysis import Analysis, analyze, mean_ci, summary_rows
+from .analysis import Analysis, analyze, last_line, mean_ci, summary_rows
 from .results import CLASSIFICATION, load_study
 from .text import format_table
 
@@ -94,7 +94,6 @@ def trial_rows(a: Analysis) -> tuple[list[str], list[dict]]:
     columns = (["key", "method", "strength", "strength_name", "seed", "status", "duration",
                 "epochs_stored", "selected_on", "selected_epoch", *compared, *extra, *finals,
                 "error"])
-    from .analysis import last_line
     rows = []
     for t in study.trials:
         row = {"key": t.key, "method": t.method, "strength": t.strength,

@@ -568,9 +568,9 @@ def test_verdict_lines_carry_the_numbers_of_comparisons_csv(digits_report):
         text = " ".join(li["text"].split())
         if c["p_holm"]:
             d, lo, hi = (100 * float(c[k]) for k in ("diff_mean", "diff_ci_low", "diff_ci_high"))
-            p = float(c["p_holm"])
+            ph = float(c["p_holm"])
             want = (f"{d:+.2f} points [{lo:+.2f}, {hi:+.2f}] vs none, "
-                    + ("p < 0.001" if p < 0.001 else f"p = {p:.3f}") + " (Holm")
+                    + ("p < 0.001" if ph < 0.001 else f"p = {ph:.3f}") + " (Holm")
             assert want.replace("-", "−") in text, text
             assert c["verdict"] in text
             if c["verdict"] == "no detectable difference" and c["mde"]:
