@@ -203,8 +203,10 @@ def _experiment(study, groups, baseline, compared, head) -> Experiment:
 
 def analyze(study: Study, *, baseline=None) -> Analysis:
     """Summaries and comparisons of a loaded study. ``baseline``: a method name (or a
-    ``(method, strength)`` pair) to compare with, in each experiment; default the first
-    method of each experiment."""
+    ``(method, strength)`` pair) to compare with, in each experiment; default the study
+    config's ``baseline`` field when it has one, else the first method of each experiment."""
+    if baseline is None:
+        baseline = study.config.get("baseline") or None
     head, compared, table = metrics_of(study)
     experiments = [_experiment(study, gs, baseline, compared, head)
                    for gs in study.experiments()]

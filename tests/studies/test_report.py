@@ -491,6 +491,17 @@ def test_baseline_can_be_chosen(digits_report, tmp_path):
     with pytest.raises(ValueError, match="baseline: no method 'nope'; expected one of none, l1"):
         analyze_dir(study_dir, baseline="nope")
     assert analyze_dir(study_dir, baseline=("l1", 1e-3)).experiments[0].baseline == ("l1", 1e-3)
+    # a `baseline` field of the stored study config is the default
+    d = make_study(tmp_path / "s")
+    conn = sqlite3.connect(d / "study.db")
+    cfg = json.loads(conn.execute("SELECT config_json FROM study").fetchone()[0])
+    conn.execute("UPDATE study SET config_json = ?", (json.dumps({**cfg, "baseline": "maxnorm"}),))
+    conn.commit()
+    conn.close()
+    assert analyze_dir(d).experiments[0].baseline == ("maxnorm", 3.0)
+    assert analyze_dir(d, baseline="none").experiments[0].baseline == ("none", None)
+    comps = read_csv(write_report(d).parent / "comparisons.csv")
+    assert {(c["baseline_method"], c["baseline_strength"]) for c in comps} == {("maxnorm", "3.0")}
 
 
 def test_experiments_on_different_data_have_their_own_baselines(tmp_path):
@@ -690,6 +701,12 @@ def test_cli_report_prints_into_a_pipe(tmp_path):
     res = subprocess.run([sys.executable, "-m", "proxnet.cli", "report", str(tmp_path)],
                          capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode != 0 and "study.db" in res.stderr
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "study.db").write_bytes(b"not a database" * 100)
+    res = subprocess.run([sys.executable, "-m", "proxnet.cli", "report", str(tmp_path / "junk")],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 1 and "not a proxnet study store" in res.stderr
+    assert "Traceback" not in res.stderr
 
 
 def test_mean_ci_known_values():
