@@ -49,10 +49,11 @@ def metrics_of(study: Study) -> tuple[Metric, tuple[Metric, ...], tuple[Metric, 
     """(headline, compared metrics (headline first), summary-table metrics) for the study."""
     cls = study.kind == CLASSIFICATION
     what, short = ("accuracy", "acc") if cls else ("mse", "MSE")
+    val_what = "accuracy" if cls else "MSE"
     long = "test accuracy" if cls else "test mean squared error"
     if study.selected_on == VALIDATION:
         head = Metric(f"selected_test_{what}", f"test {short} @val",
-                      f"{long} at the epoch of best validation {what} (ties: the earliest)",
+                      f"{long} at the epoch of best validation {val_what} (ties: the earliest)",
                       lambda t: t.selection.test, cls, cls)
         pre, at = "selected_", "at the selected epoch"
     else:
@@ -140,11 +141,12 @@ class Analysis:
     def experiment_of(self, group) -> Experiment:
         return next(ex for ex in self.experiments if tuple(group) in ex.groups)
 
-    def family_size(self, metric: str | None = None) -> int:
-        """Comparisons with a test in the Holm families of ``metric``."""
+    def family_size(self, metric: str | None = None, experiment: int | None = None) -> int:
+        """Comparisons with a test in the Holm families of ``metric`` (of one experiment,
+        or of all)."""
         name = metric or self.headline.name
-        return sum(c.result.test is not None for ex in self.experiments
-                   for c in ex.comparisons.get(name, []))
+        exs = self.experiments if experiment is None else [self.experiments[experiment]]
+        return sum(c.result.test is not None for ex in exs for c in ex.comparisons.get(name, []))
 
 
 def last_line(text) -> str:
@@ -232,21 +234,21 @@ STATS = ("n", "mean", "std", "ci_low", "ci_high")
 
 def summary_rows(a: Analysis) -> list[dict]:
     """One plain dict per group, everything the terminal table and summary.csv show:
-    ``method``, ``strength``, ``strength_name``, ``label``, trial counts (``n`` done,
+    ``experiment`` (index: groups on the same data), ``method``, ``strength``, ``strength_name``, ``label``, trial counts (``n`` done,
     ``failed``, ``timeout``, ``running``, ``pending``, ``unfinished`` = running + pending),
     ``m_n``, ``m_mean``, ``m_std``, ``m_ci_low``, ``m_ci_high`` for each table metric ``m``,
     then the headline comparison with the baseline (``baseline``: its label; ``is_baseline``;
     ``diff_mean``, ``diff_ci_low``, ``diff_ci_high``, ``p_holm``, ``verdict``, ``tested``),
     ``is_best`` / ``tied_with_best``, ``errors`` [(seed, status, message)], and the study's
     ``headline``, ``headline_label``, ``headline_description``, ``selected_on``,
-    ``family_size``, ``percent`` (an accuracy: shown in points)."""
+    ``family_size`` (tested comparisons in the group's Holm family), ``percent`` (an accuracy: shown in points)."""
     nan = math.nan
     rows = []
     for s in a.groups:
         ex = a.experiments[s.experiment]
         c = a.comparison(s.group)
         r = ex.best
-        row = {"method": s.group[0], "strength": s.group[1],
+        row = {"experiment": s.experiment, "method": s.group[0], "strength": s.group[1],
                "strength_name": s.strength_name,
                "label": s.label, "n": s.n, "failed": s.counts.get("failed", 0),
                "timeout": s.counts.get("timeout", 0), "running": s.counts.get("running", 0),
@@ -265,7 +267,7 @@ def summary_rows(a: Analysis) -> list[dict]:
             is_best=bool(r and r.group == s.group), tied_with_best=bool(r and s.group in r.tied),
             errors=list(s.errors), headline=a.headline.name,
             headline_label=a.headline.label, headline_description=a.headline.description,
-            selected_on=a.study.selected_on, family_size=a.family_size(),
+            selected_on=a.study.selected_on, family_size=a.family_size(None, s.experiment),
             percent=a.headline.percent)
         rows.append(row)
     return rows

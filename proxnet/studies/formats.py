@@ -28,12 +28,14 @@ class Scale:
     decimals: int = 4
     unit: str = ""
     suffix: str = ""
+    significant: int | None = None      # instead of decimals: this many significant digits
 
     def num(self, x, *, sign: bool = False) -> str:
         if not finite(x):
             return DASH
         v = x * self.factor
-        s = f"{v:+.{self.decimals}f}" if sign else f"{v:.{self.decimals}f}"
+        spec = f".{self.significant}g" if self.significant else f".{self.decimals}f"
+        s = format(v, ("+" if sign else "") + spec)
         if len(s) > MAX_NUMBER:
             s = f"{v:+.2e}" if sign else f"{v:.2e}"
         return s.replace("-", "−")
@@ -56,18 +58,25 @@ class Scale:
 
 
 def scale_for(values, *, percent: bool) -> Scale:
-    """Accuracies: percent, 2 decimals, differences in points. Other metrics: a power of ten
-    that brings the largest |value| into [1, 1000) when it is outside [0.01, 1000), and
-    4 significant digits for it."""
+    """For a column of fixed width (the terminal). Accuracies: percent, 2 decimals,
+    differences in points. Other metrics: 3 decimals of the values brought into [1, 1000) by
+    a power of ten (said in the header's suffix, e.g. ' (×1e-3)') when the largest |value|
+    is outside it."""
     if percent:
         return Scale(100.0, 2, "points", " (%)")
     mags = [abs(v) for v in values if finite(v) and v != 0]
     if not mags:
         return Scale()
     k = math.floor(math.log10(max(mags)))
-    if -2 <= k <= 2:
-        return Scale(1.0, max(0, 3 - k))
+    if 0 <= k <= 2:
+        return Scale(1.0, 3 - k)
     return Scale(10.0 ** -k, 3, "", f" (×1e{k})")
+
+
+def page_scale(*, percent: bool) -> Scale:
+    """For the page, where width is not counted: accuracies as in :func:`scale_for`, other
+    metrics with 4 significant digits (no common factor)."""
+    return Scale(100.0, 2, "points", " (%)") if percent else Scale(significant=4)
 
 
 def p_value(p) -> str:

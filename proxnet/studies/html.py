@@ -24,7 +24,7 @@ from html import escape
 
 from . import stats
 from .analysis import Analysis, last_line
-from .formats import finite, p_phrase, p_value, scale_for, strength_text, verdict_text
+from .formats import finite, p_phrase, p_value, page_scale, strength_text, verdict_text
 from .results import VALIDATION
 
 CSS = """
@@ -167,8 +167,7 @@ def _cell(metric, st, scale, *, ci: bool) -> str:
 
 
 def _summary_section(a: Analysis, rows) -> str:
-    scales = {m.name: scale_for([s.stats[m.name]["mean"] for s in a.groups],
-                                percent=m.percent) for m in a.table}
+    scales = {m.name: page_scale(percent=m.percent) for m in a.table}
     head = a.headline
     cols = "".join(f"<th title='{escape(m.description)}'>{escape(m.label + scales[m.name].suffix)}</th>"
                    + ("<th>95% CI</th>" if m is head else "") for m in a.table)
@@ -260,8 +259,7 @@ def render(a: Analysis, rows, figures) -> str:
         counts[t.status] = counts.get(t.status, 0) + 1
     status = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no trials"
     total = sum(t.duration or 0.0 for t in study.trials)
-    scale = scale_for([s.stats[a.headline.name]["mean"] for s in a.groups],
-                      percent=a.headline.percent)
+    scale = page_scale(percent=a.headline.percent)
     one_line = study.description.strip().splitlines()[0] if study.description.strip() else ""
     lead = [f for f in figures if f.get("lead")]
     rest = [f for f in figures if not f.get("lead")]

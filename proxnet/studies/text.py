@@ -23,10 +23,10 @@ def _scale(rows):
     return scale_for([r[f"{r['headline']}_mean"] for r in rows], percent=rows[0]["percent"])
 
 
-def _cells(r, scale, interval):
+def _cells(r, scale, interval, prefix):
     h = r["headline"]
     mark = "*" if r["is_best"] else ""
-    return [mark + r["method"], strength_text(r["strength_name"], r["strength"]), str(r["n"]),
+    return [mark + r["method"][len(prefix):], strength_text(r["strength_name"], r["strength"]), str(r["n"]),
             scale.mean_std(r[f"{h}_mean"], r[f"{h}_std"], r[f"{h}_n"]),
             DASH if r["is_baseline"] else scale.diff(r["diff_mean"], r["diff_ci_low"],
                                                      r["diff_ci_high"], interval=interval),
@@ -56,7 +56,13 @@ def _layout(header, body, width):
     return lines
 
 
-def _table(rows, width, tr):
+def _prefix(rows) -> str:
+    """The 'label/' that every method of an experiment of a [[datasets]] study starts with."""
+    heads = {r["method"].split("/", 1)[0] + "/" if "/" in r["method"] else "" for r in rows}
+    return heads.pop() if len(heads) == 1 else ""
+
+
+def _table(rows, width, tr, prefix=""):
     scale = _scale(rows)
     top = ["", "", "", rows[0]["headline_label"], "Δ vs baseline", "p", ""]
     unit = "%" if scale.unit == "points" else scale.suffix.strip(" ()")
@@ -66,32 +72,36 @@ def _table(rows, width, tr):
     for interval in (True, False):
         if not interval:
             header[1][4] = ""
-        body = [[tr(c) for c in _cells(r, scale, interval)] for r in rows]
+        body = [[tr(c) for c in _cells(r, scale, interval, prefix)] for r in rows]
         lines = [tr(ln) for ln in _layout(header, body, width)]   # the cut's "…" too
         if max(map(len, lines)) <= width:
             break
     return lines, scale, interval
 
 
-def _notes(rows, scale, interval) -> list[str]:
+def _notes(parts, scales, interval) -> list[str]:
+    rows = [r for part in parts for r in part]
     r0 = rows[0]
-    baselines = list(dict.fromkeys(r["baseline"] for r in rows))
-    unit = f" in {scale.unit}" if scale.unit else ""
+    baselines = ", ".join(part[0]["baseline"] for part in parts)
+    unit = f" in {scales[0].unit}" if scales[0].unit else ""
+    sizes = [str(part[0]["family_size"]) for part in parts]
+    family = (f"over {sizes[0]} comparison(s)" if len(parts) == 1 else
+              f"within each dataset ({', '.join(sizes)} comparisons)")
     notes = [f"headline: {r0['headline_description']}; mean ± std over the seeds of done trials.",
-             f"Δ: mean paired difference (same seeds) vs {', '.join(baselines)}{unit}"
+             f"Δ: mean paired difference (same seeds) vs {baselines}{unit}"
              + (", with its 95% Student-t CI" if interval else "")
-             + f"; p: paired t-test, Holm-adjusted over {r0['family_size']} comparison(s); "
-             "verdict at α = 0.05. Bootstrap CIs, Wilcoxon p, d_z and MDE: comparisons.csv."]
+             + f"; p: paired t-test, Holm-adjusted {family}; verdict at α = 0.05. Bootstrap "
+             "CIs, Wilcoxon p, d_z and MDE: comparisons.csv."]
     if r0["selected_on"] != "validation":
         notes.append("no validation split: the headline is the final epoch's test metric "
                      "(nothing selected).")
-    best = [r for r in rows if r["is_best"]]
-    for b in best:
-        tied = [r["label"] for r in rows if r["tied_with_best"] and r["baseline"] == b["baseline"]]
-        h = b["headline"]
-        unit = "%" if scale.unit == "points" else ""
-        notes.append(f"* best: {b['label']} ({scale.num(b[f'{h}_mean'])}{unit}); not shown different "
-                     f"from it: {', '.join(tied) if tied else 'none'}.")
+    for part, scale in zip(parts, scales):
+        for b in (r for r in part if r["is_best"]):
+            tied = [r["label"] for r in part if r["tied_with_best"]]
+            mean = b[f"{b['headline']}_mean"]
+            shown = f"{scale.num(mean)}%" if scale.unit == "points" else format(mean, ".4g")
+            notes.append(f"* best: {b['label']} ({shown}); not shown different from it: "
+                         f"{', '.join(tied) if tied else 'none'}.")
     if any(r["n"] == 1 for r in rows):
         notes.append("n=1: one done seed, no spread and no test.")
     running = [f"{r['label']} ({r['running']})" for r in rows if r["running"]]
@@ -129,8 +139,19 @@ def format_table(rows: list[dict], *, width: int = WIDTH, ascii: bool | None = N
     if ascii is None:
         ascii = not _stdout_encodes("".join(_ASCII) + "".join(r["label"] for r in rows))
     tr = _ascii if ascii else (lambda s: s)
-    lines, scale, interval = _table(rows, width, tr)
+    parts = {}
+    for r in rows:
+        parts.setdefault(r["experiment"], []).append(r)
+    lines, scales, intervals = [], [], []
+    for part in parts.values():
+        prefix = _prefix(part) if len(parts) > 1 else ""
+        if len(parts) > 1:
+            lines += [tr(f"{prefix.rstrip('/') or 'experiment'}: vs {part[0]['baseline']}"), ""]
+        table, scale, interval = _table(part, width, tr, prefix)
+        lines += table + ([""] if len(parts) > 1 else [])
+        scales.append(scale)
+        intervals.append(interval)
     notes = []
-    for note in _notes(rows, scale, interval):
+    for note in _notes(list(parts.values()), scales, all(intervals)):
         notes += textwrap.wrap(tr(note), width, subsequent_indent="  ", break_on_hyphens=False)
-    return "\n".join(lines + [""] + notes)
+    return "\n".join(lines + ([""] if len(parts) == 1 else []) + notes)

@@ -523,6 +523,11 @@ def test_experiments_on_different_data_have_their_own_baselines(tmp_path):
         [("none", None), ("other/none", 1e-3)]
     with pytest.raises(ValueError, match="baseline: no method 'twin'"):
         analyze_dir(d, baseline="twin")
+    # the terminal: one table per experiment, methods without the dataset label
+    lines = format_table(summarize(d)).splitlines()
+    assert lines[0] == "experiment: vs none" and "other: vs other/none λ=0.001" in lines
+    assert any(ln.startswith("*twin ") for ln in lines) and max(map(len, lines)) <= 100
+    assert "Holm-adjusted within each dataset (3, 1 comparisons)" in " ".join(lines)
     recompute_comparisons(write_report(d).parent)
 
 
