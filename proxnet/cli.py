@@ -31,16 +31,17 @@ def gradcheck(seed):
 @main.command()
 @click.argument("study_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Folder for index.html and summary.csv  [default: STUDY_DIR/report]")
+              help="Folder for index.html and the CSV files  [default: STUDY_DIR/report]")
 def report(study_dir, out):
     """Write the report of the study in STUDY_DIR (read from STUDY_DIR/study.db): one
-    self-contained index.html and summary.csv, and print the summary table (mean ± std and
-    95% CI over seeds per method and strength)."""
+    self-contained index.html, comparisons.csv, trials.csv and summary.csv, and print the
+    verdict table (each group vs the baseline, paired by seed, Holm-corrected)."""
     from .studies.report import format_table, summarize, write_report  # deferred: matplotlib, scipy
+    from .studies.store import StoreError  # deferred (as above)
     try:
         rows = summarize(study_dir)
         path = write_report(study_dir, out=out)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, StoreError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(format_table(rows))
     click.echo(f"\nreport: {path}")

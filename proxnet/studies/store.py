@@ -250,3 +250,89 @@ class _Transaction:
         else:
             self.conn.execute("ROLLBACK")
         return False
+
+
+# ---- read side (report) ----
+# What the report reads, in SQL, beside the schema it reads. Every function takes a
+# connection from connect_readonly (or any sqlite3 connection to a store) and returns plain
+# Python / NumPy data; none writes.
+
+TRIAL_COLUMNS = ("key", "method", "strength", "seed", "status", "error", "final_json",
+                 "config_json", "duration", "epochs_stored")
+"""The fields of each row of :func:`read_trials`, in order."""
+
+
+def connect_readonly(study_dir) -> sqlite3.Connection:
+    """Open ``<study_dir>/study.db`` read-only (a report can be written while a study runs).
+    FileNotFoundError, naming the path, if there is no store."""
+    path = Path(study_dir) / STORE_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"study_dir: no study store {path} (expected a folder "
+                                f"holding {STORE_NAME})")
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        conn.execute("SELECT 1 FROM trial LIMIT 1").fetchall()
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(f"{path}: not a proxnet study store ({exc})") from None
+    return conn
+
+
+def read_study(conn) -> tuple | None:
+    """``(name, config_json, created, proxnet_version)`` of the study, or None."""
+    return conn.execute("SELECT name, config_json, created, proxnet_version FROM study "
+                        "WHERE id = 1").fetchone()
+
+
+def read_trials(conn) -> list[tuple]:
+    """Every trial in insertion order, as tuples of :data:`TRIAL_COLUMNS`; ``epochs_stored``
+    is the highest epoch with a stored row (0 when none: e.g. a trial still pending)."""
+    return conn.execute(
+        "SELECT t.key, t.method, t.strength, t.seed, t.status, t.error, t.final_json, "
+        "t.config_json, t.duration, COALESCE(e.last, 0) FROM trial t LEFT JOIN "
+        "(SELECT trial_key, MAX(epoch) AS last FROM epoch_metric GROUP BY trial_key) e "
+        "ON e.trial_key = t.key ORDER BY t.rowid").fetchall()
+
+
+def _in(items) -> str:
+    return ",".join("?" * len(items))
+
+
+def read_epoch_metrics(conn, keys, names) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """``{trial_key: {name: (epochs, values)}}`` for the given trials and per-epoch metric
+    names, sorted by epoch; a NULL value (a non-finite number when stored) reads as NaN."""
+    keys, names = list(dict.fromkeys(keys)), list(dict.fromkeys(names))
+    out: dict = {}
+    for start in range(0, len(keys), 500):          # SQLite's limit on bound parameters
+        chunk = keys[start:start + 500]
+        if not chunk or not names:
+            break
+        rows = conn.execute(
+            f"SELECT trial_key, name, epoch, value FROM epoch_metric WHERE trial_key IN "
+            f"({_in(chunk)}) AND name IN ({_in(names)}) ORDER BY trial_key, name, epoch",
+            [*chunk, *names])
+        for key, name, epoch, value in rows:
+            e, v = out.setdefault(key, {}).setdefault(name, ([], []))
+            e.append(epoch)
+            v.append(math.nan if value is None else value)
+    return {k: {n: (np.asarray(e, dtype=float), np.asarray(v, dtype=float))
+                for n, (e, v) in d.items()} for k, d in out.items()}
+
+
+def read_artifacts(conn, keys, names) -> dict[str, dict[str, np.ndarray]]:
+    """``{trial_key: {name: array}}`` of the given trials' artifacts (``np.load`` with
+    ``allow_pickle=False``; an unreadable blob is left out)."""
+    keys, names = list(dict.fromkeys(keys)), list(dict.fromkeys(names))
+    out: dict = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        if not chunk or not names:
+            break
+        rows = conn.execute(f"SELECT trial_key, name, npy FROM artifact WHERE trial_key IN "
+                            f"({_in(chunk)}) AND name IN ({_in(names)})", [*chunk, *names])
+        for key, name, blob in rows:
+            try:
+                out.setdefault(key, {})[name] = np.load(io.BytesIO(blob), allow_pickle=False)
+            except (ValueError, OSError, EOFError):
+                continue
+    return out
