@@ -91,6 +91,8 @@ import threading
 
 import numpy as np
 
+from . import accel
+
 CHUNK_BYTES = 3 * 2**19
 """Default size limit (1.5 MiB) of one chunk's im2col matrix (at least one sample)."""
 
@@ -294,19 +296,23 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, stride=1,
     m = g["rows"]                    # output rows per group (see Row groups)
     Wf = _grouped_weights(Wm, g) if m > 1 else Wm
     bias = None if b is None else b.astype(dtype, copy=False).reshape(F, 1)
+    fast = accel.compiled()
     out = np.empty((N, F, OH, OW), dtype)
     for n0, n1 in _chunks(g):
         n = n1 - n0
         out_c = _scratch("out_c", (F * m, n * g["T"] // m), dtype)
         np.matmul(Wf, _im2col(flat, g, n0, n1, rows=m), out=out_c)
+        by_group = out_c.reshape(F, m, n, OH // m, Tw)
+        if fast is not None:      # bias and crop in one compiled pass
+            fast.crop(by_group, bias, out[n0:n1])
+            continue
         # Bias on the contiguous rows, then crop the garbage columns and go back to NCHW
         # (row r of group t is output row m·t + r) with one copy (a copy pays less per
         # short run than an arithmetic ufunc).
         if bias is not None:      # rows (f, r) of one filter are contiguous: one bias each
             by_filter = out_c.reshape(F, -1)
             by_filter += bias
-        np.copyto(out[n0:n1].reshape(n, F, OH // m, m, OW),
-                  out_c.reshape(F, m, n, OH // m, Tw)[..., :OW].transpose(2, 0, 3, 1, 4))
+        np.copyto(out[n0:n1].reshape(n, F, OH // m, m, OW), by_group[..., :OW].transpose(2, 0, 3, 1, 4))
     return out, (flat, Wm, g)
 
 
@@ -335,6 +341,9 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
     dW = np.zeros((F * kw, C * kh) if shift else (F * m, C * _group_kh(g, m) * kw), dtype)
     db = np.zeros(F, dtype)
     dflat = np.zeros(N * C * Hp * Wp + g["tail"], dtype) if need_dx else None
+    fast = accel.compiled()
+    if fast is not None and not fast.supports(dout, flat):
+        fast = None
     if shift:   # W'[c·kh + i, f·kw + j] = W[f, c, i, j]
         Wrows = Wm.reshape(F, C, kh, kw).transpose(1, 2, 0, 3).reshape(C * kh, F * kw)
     for n0, n1 in _chunks(g):
@@ -345,10 +354,13 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
         dbuf = _scratch("dout_c", (kw - 1 + F * nT,), dtype)
         dbuf[:kw - 1] = 0
         dwide = dbuf[kw - 1:].reshape(F, m, n, OH // m, Tw)
-        np.copyto(dwide[..., :OW], dout[n0:n1].reshape(n, F, OH // m, m, OW).transpose(1, 3, 0, 2, 4))
-        if Tw != OW:
-            dwide[..., OW:] = 0
-        db += dwide.reshape(F, nT).sum(axis=1)
+        if fast is not None:      # the copy below and db in one compiled pass
+            fast.widen(dout[n0:n1], dwide, db)
+        else:
+            np.copyto(dwide[..., :OW], dout[n0:n1].reshape(n, F, OH // m, m, OW).transpose(1, 3, 0, 2, 4))
+            if Tw != OW:
+                dwide[..., OW:] = 0
+            db += dwide.reshape(F, nT).sum(axis=1)
         d2d = dwide.reshape(F * m, nT // m)
         if shift:
             shifted = _shifted(dbuf, g, nT)

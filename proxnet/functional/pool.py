@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import accel
 from .conv import _pair
 
 
@@ -133,6 +134,18 @@ def _max_1d_backward(dout, ref, m, shape, axis, k, s):
     return dx
 
 
+class CompiledPoolCache(tuple):
+    """Cache of a max pooling run by the compiled kernels (see :mod:`.accel`): the position
+    of each window's first maximum, the input shape, kernel and stride."""
+
+    def __new__(cls, arg, xshape, kernel, stride):
+        return super().__new__(cls, (arg, xshape, kernel, stride))
+
+    def backward(self, dout):
+        arg, xshape, (kh, kw), (sh, sw) = self
+        return accel.loaded().max_pool2d_backward(dout, arg, xshape, kh, kw, sh, sw)
+
+
 def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None):
     """Forward pass of 2-D max pooling.
 
@@ -146,9 +159,14 @@ def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None):
     -------
     out : (N, C, OH, OW)
     cache : for :func:`max_pool2d_backward` (what each 1-D stage compares with, the row
-        maxima (N, C, H, OW), out, shapes, kernel, stride)
+        maxima (N, C, H, OW), out, shapes, kernel, stride); with compiled kernels
+        (:mod:`.accel`) a :class:`CompiledPoolCache` instead
     """
     (kh, kw), (sh, sw) = _window(x, kernel_size, stride)
+    fast = accel.compiled()
+    if fast is not None and fast.supports(x):
+        out, arg = fast.max_pool2d(x, kh, kw, sh, sw)
+        return out, CompiledPoolCache(arg, x.shape, (kh, kw), (sh, sw))
     rows, ref_x = _max_1d(x, 3, kw, sw)       # (N, C, H, OW): max over each row of a window
     out, ref_rows = _max_1d(rows, 2, kh, sh)  # (N, C, OH, OW)
     return out, (ref_x, ref_rows, rows, out, x.shape, (kh, kw), (sh, sw))
@@ -157,6 +175,8 @@ def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None):
 def max_pool2d_backward(dout: np.ndarray, cache):
     """Backward pass of 2-D max pooling: dx (N, C, H, W), the gradient at each window's first
     maximum (row-major order), summed where windows overlap."""
+    if isinstance(cache, CompiledPoolCache):
+        return cache.backward(dout)
     ref_x, ref_rows, rows, out, xshape, (kh, kw), (sh, sw) = cache
     drows = _max_1d_backward(dout, ref_rows, out, rows.shape, 2, kh, sh)
     return _max_1d_backward(drows, ref_x, rows, xshape, 3, kw, sw)
