@@ -54,6 +54,9 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402
+
 OPTIMIZERS = {"sgd": {"kind": "sgd", "lr": 0.01}, "adam": {"kind": "adam", "lr": 1e-3}}
 
 
@@ -269,7 +272,7 @@ def main(argv=None):
     print(f"LeNet-5 {args.variant}, {args.pooling}-pool, ReLU, {args.optimizer} "
           f"(lr {OPTIMIZERS[args.optimizer]['lr']}), batch {args.batch}, float32, {len(X)} MNIST "
           f"images/epoch, {args.epochs} timed epoch(s)")
-    print(f"numpy {np.__version__}  torch {torch.__version__}  cores {os.cpu_count()}")
+    print(describe(torch))
     print(f"{'threads':>7} {'proxnet samples/s':>18} {'torch samples/s':>16} {'ratio':>6}   "
           f"last-epoch loss proxnet / torch")
     results = []

@@ -126,7 +126,7 @@ def _relu_bwd(dout, out, dx):
 def _crop(oc, b, relu, out):
     """Convolution forward, the crop copy: out[k, f, m·t + r, q] = oc[f, r, k, t, q] + b[f]
     for q < OW (oc (F, m, n, OH / m, Tw) the chunk's product, wide columns beyond OW dropped;
-    b empty: no bias); with ``relu``, max(·, 0)."""
+    b empty: no bias); with ``relu``, max(·, 0) (NaN stays NaN)."""
     F, m, n, G, _ = oc.shape
     OW = out.shape[3]
     z = out.dtype.type(0)
@@ -136,16 +136,9 @@ def _crop(oc, b, relu, out):
             for t in range(G):
                 for r in range(m):
                     src, dst = oc[f, r, k, t], out[k, f, m * t + r]
-                    if b.size:
-                        for q in range(OW):
-                            dst[q] = src[q] + bf
-                    else:
-                        for q in range(OW):
-                            dst[q] = src[q]
-                    if relu:
-                        for q in range(OW):
-                            v = dst[q]
-                            dst[q] = v if (v > 0 or v != v) else z
+                    for q in range(OW):
+                        v = src[q] + bf
+                        dst[q] = (z if v < z else v) if relu else v
 
 
 @numba.njit(**_JIT)
@@ -166,15 +159,11 @@ def _widen(dout, mask, dwide, db):
             for k in range(n):
                 for t in range(G):
                     src, dst = dout[k, f, m * t + r], dwide[f, r, k, t]
-                    if masked:
-                        keep = mask[k, f, m * t + r]
-                        for q in range(OW):
-                            dst[q] = src[q] * (one if keep[q] > 0 else z)
-                    else:
-                        for q in range(OW):
-                            dst[q] = src[q]
+                    keep = mask[k, f, m * t + r] if masked else src
                     for q in range(OW):
-                        acc[q] += dst[q]
+                        v = src[q] * (one if keep[q] > 0 else z) if masked else src[q]
+                        dst[q] = v
+                        acc[q] += v
                     for q in range(OW, Tw):
                         dst[q] = z
         total = 0.0

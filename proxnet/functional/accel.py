@@ -96,7 +96,7 @@ def describe() -> str:
         why = "" if BACKEND == "numpy" else f" (Numba not available: {_import_error})"
         return f"kernels: numpy{why}"
     import numba
-    return f"kernels: numba {numba.__version__} (compiled max-pool and ReLU; the rest NumPy)"
+    return f"kernels: numba {numba.__version__} (compiled: max pooling, ReLU, the convolution's crop copies; the rest NumPy)"
 
 
 def compile_all() -> float:

@@ -246,7 +246,8 @@ def _fold_grouped(dWg, g):
 
 
 def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, stride=1, padding=0, *,
-                   workspace: dict | None = None, chunk_bytes: int | None = None):
+                   workspace: dict | None = None, chunk_bytes: int | None = None,
+                   relu: bool = False):
     """Forward pass of a 2-D convolution.
 
     Parameters
@@ -260,6 +261,9 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, stride=1,
         Keeps the padded-input buffer between calls (see Memory in the module docstring).
     chunk_bytes : int or None
         Size limit of one chunk's im2col matrix; None: :data:`CHUNK_BYTES`.
+    relu : bool
+        Return max(out, 0) instead, applied chunk by chunk while the chunk is in cache (see
+        :func:`proxnet.functional.fused.conv2d_relu_forward`).
 
     Returns
     -------
@@ -303,8 +307,8 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, stride=1,
         out_c = _scratch("out_c", (F * m, n * g["T"] // m), dtype)
         np.matmul(Wf, _im2col(flat, g, n0, n1, rows=m), out=out_c)
         by_group = out_c.reshape(F, m, n, OH // m, Tw)
-        if fast is not None:      # bias and crop in one compiled pass
-            fast.crop(by_group, bias, out[n0:n1])
+        if fast is not None:      # bias, crop (and ReLU) in one compiled pass
+            fast.crop(by_group, bias, out[n0:n1], relu)
             continue
         # Bias on the contiguous rows, then crop the garbage columns and go back to NCHW
         # (row r of group t is output row m·t + r) with one copy (a copy pays less per
@@ -313,10 +317,12 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, stride=1,
             by_filter = out_c.reshape(F, -1)
             by_filter += bias
         np.copyto(out[n0:n1].reshape(n, F, OH // m, m, OW), by_group[..., :OW].transpose(2, 0, 3, 1, 4))
+        if relu:
+            np.maximum(out[n0:n1], 0, out=out[n0:n1])
     return out, (flat, Wm, g)
 
 
-def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
+def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True, relu_output=None):
     """Backward pass of a 2-D convolution.
 
     Parameters
@@ -325,6 +331,10 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
     cache : from :func:`conv2d_forward`
     need_dx : bool
         Skip dx (return None) when the input needs no gradient (the first layer).
+    relu_output : (N, F, OH, OW) or None
+        The output of a forward pass with ``relu=True``: dout is first multiplied by
+        [relu_output > 0] (the ReLU's backward pass, fused into the first copy of dout
+        with compiled kernels).
 
     Returns
     -------
@@ -342,8 +352,10 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
     db = np.zeros(F, dtype)
     dflat = np.zeros(N * C * Hp * Wp + g["tail"], dtype) if need_dx else None
     fast = accel.compiled()
-    if fast is not None and not fast.supports(dout, flat):
+    if fast is not None and not fast.supports(dout, flat, *(() if relu_output is None else (relu_output,))):
         fast = None
+    if relu_output is not None and fast is None:
+        dout = dout * (relu_output > 0)
     if shift:   # W'[c·kh + i, f·kw + j] = W[f, c, i, j]
         Wrows = Wm.reshape(F, C, kh, kw).transpose(1, 2, 0, 3).reshape(C * kh, F * kw)
     for n0, n1 in _chunks(g):
@@ -355,7 +367,7 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
         dbuf[:kw - 1] = 0
         dwide = dbuf[kw - 1:].reshape(F, m, n, OH // m, Tw)
         if fast is not None:      # the copy below and db in one compiled pass
-            fast.widen(dout[n0:n1], dwide, db)
+            fast.widen(dout[n0:n1], dwide, db, None if relu_output is None else relu_output[n0:n1])
         else:
             np.copyto(dwide[..., :OW], dout[n0:n1].reshape(n, F, OH // m, m, OW).transpose(1, 3, 0, 2, 4))
             if Tw != OW:
