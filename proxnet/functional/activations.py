@@ -16,10 +16,10 @@ _ZEROS_MAX = 2**24          # larger inputs use the scalar 0
 def _zeros_like(x):
     """Read-only zeros of the shape and dtype of ``x``: a view of one cached buffer.
 
-    ``np.maximum(x, zeros)`` runs NumPy's vectorized loop for two arrays, which took a
-    quarter of the time of ``np.maximum(x, 0)`` (a scalar operand) on a LeNet-5 activation
-    (0.9 MB, float32) on the development machine. A large buffer comes from ``calloc``
-    untouched, so reading it costs no memory.
+    ``np.maximum(x, zeros)`` runs NumPy's vectorized loop for two arrays, which is faster
+    than its loop for an array and a scalar operand (``np.maximum(x, 0)``; figures in
+    docs/convolution.md). A large buffer comes from ``calloc`` untouched, so reading it
+    costs no memory.
     """
     buf = _ZEROS.get(x.dtype)
     if buf is None or buf.size < x.size:

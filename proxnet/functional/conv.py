@@ -28,10 +28,9 @@ horizontal strides use exact columns (Tw = OW).
 matrix for the whole batch, the batch is cut into chunks of samples whose forward ``cols``
 (with row groups, the smaller grouped one) stays under ``chunk_bytes`` (default
 :data:`CHUNK_BYTES`, about the size of a core's cache), and one chunk is formed, multiplied
-and dropped at a time. The buffers stay in cache, which made a LeNet-5 training step 10–15%
-faster than one batch-wide ``cols`` on the development machine; memory drops as well. The
-forward pass keeps only the padded input; the backward pass forms each chunk's ``cols``
-again (a cheap copy of cached data) instead of storing it.
+and dropped at a time, so the buffers stay in cache and memory stays small. The forward
+pass keeps only the padded input; the backward pass forms each chunk's ``cols`` again (a
+cheap copy of cached data) instead of storing it.
 
 *Row groups.* A thin filter bank (LeNet-5's first layer has 6 filters) makes a matrix
 product with only F rows, which BLAS runs far below its speed for wider ones. With fewer
@@ -42,9 +41,7 @@ F·m filters of height sh·(m − 1) + kh, the filter (f, r) being W[f] shifted 
 rows (zeros elsewhere), and vertical stride m·sh. Its im2col matrix is smaller (for 5×5
 kernels and m = 4, 8 kernel rows per 4 output rows instead of 20) and the product has
 F·m rows, at the price of up to twice the multiply-adds. The crop copy interleaves the
-rows back. A layer that needs no dx computes dW the same way and folds it back onto W. In
-a per-step A/B of LeNet-5 training (``benchmarks/ab_step.py``), groups of 4 made steps 5–7%
-faster than single rows on 1 thread and 11–13% on 2 (groups of 2: about 4% and 7%).
+rows back. A layer that needs no dx computes dW the same way and folds it back onto W.
 
 Backward, per chunk, with the chunk's dout laid out as (F, n·T) (garbage columns zero):
 
@@ -76,13 +73,22 @@ Two kinds of buffers are reused instead of allocated on every call:
 - scratch that lives for one call only (im2col chunks, the chunk's output and upstream
   gradient, ...) is kept *per thread* and shared by every convolution that thread runs,
   grown to the largest chunk seen. Shards of a batch and the layers of a network then
-  reuse the same few cache-warm buffers instead of each owning a set: in a per-step A/B
-  of LeNet-5 training (an earlier version of ``benchmarks/ab_step.py`` that also computed
-  the first layer's dx) this made steps about 9% faster on 1 thread and 5% on 2 than
-  scratch kept per layer.
+  reuse the same few cache-warm buffers instead of each owning a set.
 
 Results never depend on either. Returned arrays (``out``, ``dx``, ``dW``, ``db``) are
 always new.
+
+Compiled kernels
+----------------
+With the optional Numba kernels (:mod:`proxnet.functional.accel`), two copies of each
+chunk run as one compiled pass each: the forward crop adds the bias (and, with
+``relu=True``, takes max(·, 0)) while it copies; the backward copy of dout into the
+product's layout sums db (and, given ``relu_output``, applies the ReLU's mask) as it goes.
+The matrix products and the strided im2col copies are NumPy's either way.
+
+The measured effect of each of these choices (chunks, row groups, per-thread scratch,
+compiled copies) is in docs/convolution.md, with the CPU, date and versions it was
+measured on.
 """
 from __future__ import annotations
 
