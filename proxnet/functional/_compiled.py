@@ -97,6 +97,77 @@ def _max_pool_bwd_2x2(dout, arg, dx):
 
 
 @numba.njit(**_JIT)
+def _avg_pool_fwd(x, kh, kw, sh, sw, out):
+    """out = mean of each window, in the NumPy kernel's order: each window row's sum times
+    1/kw, their sum times 1/kh."""
+    N, C = x.shape[0], x.shape[1]
+    OH, OW = out.shape[2], out.shape[3]
+    z = out.dtype.type(0)
+    ikh, ikw = out.dtype.type(1.0 / kh), out.dtype.type(1.0 / kw)
+    for n in range(N):
+        for c in range(C):
+            for r in range(OH):
+                for q in range(OW):
+                    total = z
+                    for i in range(kh):
+                        row = z
+                        for j in range(kw):
+                            row += x[n, c, r * sh + i, q * sw + j]
+                        total += row * ikw if kw > 1 else row
+                    out[n, c, r, q] = total * ikh if kh > 1 else total
+
+
+@numba.njit(**_JIT)
+def _avg_pool_fwd_2x2(x, out):
+    """The 2×2 / 2 tiling case of :func:`_avg_pool_fwd` on x (M, 2, W), out (M, W / 2)."""
+    M, OW = out.shape
+    h = out.dtype.type(0.5)
+    for m in range(M):
+        r0, r1, o = x[m, 0], x[m, 1], out[m]
+        for q in range(OW):
+            o[q] = ((r0[2 * q] + r0[2 * q + 1]) * h + (r1[2 * q] + r1[2 * q + 1]) * h) * h
+
+
+@numba.njit(**_JIT)
+def _avg_pool_bwd_2x2(dout, dx):
+    """The 2×2 / 2 tiling case of :func:`_avg_pool_bwd` on dout (M, OW), dx (M, 2, 2·OW)."""
+    M, OW = dout.shape
+    h = dx.dtype.type(0.5)
+    for m in range(M):
+        r0, r1, d = dx[m, 0], dx[m, 1], dout[m]
+        for q in range(OW):
+            g = d[q] * h * h
+            r0[2 * q] = g
+            r0[2 * q + 1] = g
+            r1[2 * q] = g
+            r1[2 * q + 1] = g
+
+
+@numba.njit(**_JIT)
+def _avg_pool_bwd(dout, kh, kw, sh, sw, tiled, dx):
+    """dx (zeroed unless ``tiled``: windows cover it exactly once) gets dout · (1/kh) · (1/kw)
+    at every entry of each window, summed where windows overlap."""
+    N, C = dout.shape[0], dout.shape[1]
+    OH, OW = dout.shape[2], dout.shape[3]
+    ikh, ikw = dx.dtype.type(1.0 / kh), dx.dtype.type(1.0 / kw)
+    for n in range(N):
+        for c in range(C):
+            for r in range(OH):
+                for q in range(OW):
+                    g = dout[n, c, r, q]
+                    if kh > 1:
+                        g = g * ikh
+                    if kw > 1:
+                        g = g * ikw
+                    for i in range(kh):
+                        for j in range(kw):
+                            if tiled:
+                                dx[n, c, r * sh + i, q * sw + j] = g
+                            else:
+                                dx[n, c, r * sh + i, q * sw + j] += g
+
+
+@numba.njit(**_JIT)
 def _relu_mask(out, arg, none):
     """In place on flat arrays: out = max(out, 0) (NaN stays), arg = ``none`` where out ≤ 0."""
     for i in range(out.size):
@@ -234,6 +305,30 @@ def max_pool2d_backward(dout, arg, xshape, kh, kw, sh, sw):
     return dx
 
 
+def avg_pool2d(x, kh, kw, sh, sw):
+    """Average pooling of the C-contiguous float ``x`` (N, C, H, W)."""
+    N, C, H, W = x.shape
+    out = np.empty((N, C, (H - kh) // sh + 1, (W - kw) // sw + 1), x.dtype)
+    if _is_2x2(x, kh, kw, sh, sw):
+        _avg_pool_fwd_2x2(x.reshape(-1, 2, W), out.reshape(-1, W // 2))
+    else:
+        _avg_pool_fwd(x, kh, kw, sh, sw, out)
+    return out
+
+
+def avg_pool2d_backward(dout, xshape, kh, kw, sh, sw):
+    """dx (xshape) of average pooling."""
+    dout = np.ascontiguousarray(dout)
+    OH, OW = dout.shape[2], dout.shape[3]
+    tiled = kh == sh and kw == sw and xshape[2] == kh * OH and xshape[3] == kw * OW
+    dx = np.empty(xshape, dout.dtype) if tiled else np.zeros(xshape, dout.dtype)
+    if tiled and (kh, kw) == (2, 2):
+        _avg_pool_bwd_2x2(dout.reshape(-1, OW), dx.reshape(-1, 2, 2 * OW))
+    else:
+        _avg_pool_bwd(dout, kh, kw, sh, sw, tiled, dx)
+    return dx
+
+
 def relu(x):
     """max(x, 0) of a C-contiguous float array."""
     out = np.empty_like(x)
@@ -264,6 +359,8 @@ def warm_up() -> None:
             for fused in (False, True):
                 out, arg = max_pool2d(x, k, k, s, s, relu=fused)
                 max_pool2d_backward(np.ones_like(out), arg, x.shape, k, k, s, s)
+            out = avg_pool2d(x, k, k, s, s)
+            avg_pool2d_backward(out, x.shape, k, k, s, s)
         relu_backward(x, relu(x))
         oc = np.ones((2, 2, 1, 2, 5), dtype)
         out = np.empty((1, 2, 4, 4), dtype)

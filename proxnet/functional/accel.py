@@ -1,7 +1,7 @@
 """Which kernels run: the NumPy ones (always there, the readable reference) or compiled ones.
 
 The optional extra ``proxnet[fast]`` installs Numba. Where it is importable, a few kernels
-that NumPy runs as several passes over memory (max pooling, ReLU) run as one compiled loop
+that NumPy runs as several passes over memory (pooling, ReLU, the convolution's crop copies) run as one compiled loop
 instead (:mod:`proxnet.functional._compiled`); every other kernel is the NumPy one either
 way. The choice, in order of precedence:
 
@@ -96,7 +96,7 @@ def describe() -> str:
         why = "" if BACKEND == "numpy" else f" (Numba not available: {_import_error})"
         return f"kernels: numpy{why}"
     import numba
-    return f"kernels: numba {numba.__version__} (compiled: max pooling, ReLU, the convolution's crop copies; the rest NumPy)"
+    return f"kernels: numba {numba.__version__} (compiled: max and average pooling, ReLU, the convolution's crop copies; the rest NumPy)"
 
 
 def compile_all() -> float:

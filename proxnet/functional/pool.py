@@ -21,7 +21,8 @@ strided views directly.
 With the optional compiled kernels (:mod:`proxnet.functional.accel`), max pooling is one
 loop over the windows that keeps the position of each window's first maximum (one byte per
 output), and its backward pass is one scatter of dout to those positions. The measured
-figures are in docs/convolution.md.
+figures are in docs/convolution.md. Average pooling is one loop over the windows each way,
+in the NumPy kernel's order of operations.
 
 Max-pool gradients go to the *first* maximum of each window in row-major order (ties
 included), exactly like PyTorch: the separable argmax picks the first row whose maximum is
@@ -217,6 +218,11 @@ def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None):
     kernel, stride).
     """
     (kh, kw), (sh, sw) = _window(x, kernel_size, stride)
+    fast = accel.compiled()
+    if fast is not None and fast.supports(x):
+        out = fast.avg_pool2d(x, kh, kw, sh, sw)
+        rshape = x.shape[:3] + (out.shape[3],)
+        return out, (x.shape, rshape, (kh, kw), (sh, sw))
     rows = _avg_1d(x, 3, kw, sw)
     out = _avg_1d(rows, 2, kh, sh)
     return out, (x.shape, rows.shape, (kh, kw), (sh, sw))
@@ -225,5 +231,8 @@ def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None):
 def avg_pool2d_backward(dout: np.ndarray, cache):
     """Backward pass of 2-D average pooling: each output's gradient / (kh·kw) to its window."""
     xshape, rshape, (kh, kw), (sh, sw) = cache
+    fast = accel.compiled()
+    if fast is not None and fast.supports(dout):
+        return fast.avg_pool2d_backward(dout, xshape, kh, kw, sh, sw)
     drows = _avg_1d_backward(dout, rshape, 2, kh, sh)
     return _avg_1d_backward(drows, xshape, 3, kw, sw)

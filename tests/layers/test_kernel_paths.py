@@ -14,7 +14,8 @@ import pytest
 from proxnet.functional import accel
 from proxnet.functional.activations import relu_backward, relu_forward
 from proxnet.functional.conv import conv2d_backward, conv2d_forward
-from proxnet.functional.pool import CompiledPoolCache, max_pool2d_backward, max_pool2d_forward
+from proxnet.functional.pool import (CompiledPoolCache, avg_pool2d_backward, avg_pool2d_forward,
+                                     max_pool2d_backward, max_pool2d_forward)
 
 NUMBA_REASON = "Numba not installed (pip install proxnet[fast]): the compiled path is not tested"
 TOL = {np.float64: 1e-12, np.float32: 2e-6}   # of the largest magnitude of the reference
@@ -70,6 +71,17 @@ def test_max_pool_paths_agree(numba_path, shape, k, s, kind, dtype, rng):
     dout = rng.normal(size=o1.shape).astype(dtype)
     accel.set_backend("numpy")     # each cache goes back to the path that made it
     _agree(max_pool2d_backward(dout, c1), max_pool2d_backward(dout, c2), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape, k, s", POOLS)
+def test_avg_pool_paths_agree(numba_path, shape, k, s, dtype, rng):
+    x = rng.normal(size=shape).astype(dtype)
+    (o1, c1), (o2, c2) = _both(lambda: avg_pool2d_forward(x, k, s))
+    _agree(o1, o2, dtype)
+    dout = rng.normal(size=o1.shape).astype(dtype)
+    d1, d2 = _both(lambda: avg_pool2d_backward(dout, c1))
+    _agree(d1, d2, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
