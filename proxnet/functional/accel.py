@@ -96,7 +96,8 @@ def describe() -> str:
         why = "" if BACKEND == "numpy" else f" (Numba not available: {_import_error})"
         return f"kernels: numpy{why}"
     import numba
-    return f"kernels: numba {numba.__version__} (compiled: max and average pooling, ReLU, the convolution's crop copies; the rest NumPy)"
+    return (f"kernels: numba {numba.__version__} (compiled: pooling, ReLU on large arrays, "
+            f"the convolution's crop copies; the rest NumPy)")
 
 
 def compile_all() -> float:
