@@ -82,18 +82,21 @@ def _max_pool_bwd(dout, arg, kh, kw, sh, sw, dx):
 @numba.njit(**_JIT)
 def _max_pool_bwd_2x2(dout, arg, dx):
     """The 2×2 / 2 tiling case of :func:`_max_pool_bwd` on dout and arg (M, OW), dx
-    (M, 2, 2·OW): every entry of dx is written (the gradient or 0), without branches."""
+    (M, 2, 2·OW): each pair of rows of dx is zeroed, then each window's gradient is stored
+    at its maximum: one store per window, not four selects."""
     M, OW = dout.shape
     z = dx.dtype.type(0)
     for m in range(M):
-        r0, r1 = dx[m, 0], dx[m, 1]
+        rows = dx[m]
+        for i in range(2):
+            row = rows[i]
+            for q in range(2 * OW):
+                row[q] = z
         d, g = dout[m], arg[m]
         for q in range(OW):
-            v, at = d[q], g[q]
-            r0[2 * q] = v if at == 0 else z
-            r0[2 * q + 1] = v if at == 1 else z
-            r1[2 * q] = v if at == 2 else z
-            r1[2 * q + 1] = v if at == 3 else z
+            at = g[q]
+            if at < 4:
+                rows[at >> 1, 2 * q + (at & 1)] = d[q]
 
 
 @numba.njit(**_JIT)
