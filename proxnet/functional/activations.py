@@ -13,10 +13,17 @@ _ZEROS: dict = {}           # dtype -> one flat zero buffer, grown on demand
 _ZEROS_MAX = 2**24          # larger inputs use the scalar 0
 
 COMPILED_RELU_MIN_SIZE = 2**16
-"""Arrays with at least this many entries use the compiled ReLU (:mod:`.accel`), smaller
-ones NumPy's: on a small dense layer's activation the compiled kernel saves microseconds
-per call, while the first compiled call of a process imports Numba and loads its cache
-(seconds), which a process training only small MLPs should not pay."""
+"""Feature maps (3 or more axes) and arrays with at least this many entries use the compiled
+ReLU (:mod:`.accel`); smaller dense activations use NumPy's. On a small dense layer's
+activation the compiled kernel saves microseconds per call, while the first compiled call
+of a process imports Numba and loads its cache (seconds), which a process training only
+small MLPs should not pay (a network with feature maps pools them, which loads Numba
+anyway)."""
+
+
+def _compiled_for(a):
+    """The compiled-kernel module for a ReLU on ``a``, or None (see COMPILED_RELU_MIN_SIZE)."""
+    return accel.compiled() if a.ndim >= 3 or a.size >= COMPILED_RELU_MIN_SIZE else None
 
 
 def _zeros_like(x):
@@ -37,7 +44,7 @@ def _zeros_like(x):
 
 def relu_forward(x):
     """out = max(x, 0). cache = out."""
-    fast = accel.compiled() if x.size >= COMPILED_RELU_MIN_SIZE else None
+    fast = _compiled_for(x)
     if fast is not None and fast.supports(x):
         out = fast.relu(x)
         return out, out
@@ -50,7 +57,7 @@ def relu_forward(x):
 
 def relu_backward(dout, cache):
     """dx = dout · [out > 0] (the subgradient 0 is used at x = 0, as PyTorch does)."""
-    fast = accel.compiled() if dout.size >= COMPILED_RELU_MIN_SIZE else None
+    fast = _compiled_for(dout)
     if fast is not None and dout.shape == cache.shape and fast.supports(dout, cache):
         return fast.relu_backward(dout, cache)
     return dout * (cache > 0)
