@@ -207,15 +207,14 @@ def load_compiled_kernels():
     as torch's libraries are loaded before its baseline; returns the MiB that added to the
     resident memory (None on the NumPy path or without /proc)."""
     from proxnet.functional import accel
-    if accel.compiled() is None:
-        return None
     try:
         before = _status_kib("VmRSS")
     except (OSError, KeyError):
-        accel.compile_all()
+        before = None
+    if accel.compiled() is None:          # imports Numba when it is to run
         return None
     accel.compile_all()
-    return (_status_kib("VmRSS") - before) / 1024
+    return None if before is None else (_status_kib("VmRSS") - before) / 1024
 
 
 def memory_child(args):
