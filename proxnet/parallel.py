@@ -21,6 +21,7 @@ thread computed them.
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 import threading
@@ -41,12 +42,39 @@ def _blas_controller():
     return _blas
 
 
+_session = contextvars.ContextVar("proxnet_shard_threads", default=None)
+
+
 def num_threads() -> int:
-    """Threads a training step may use: the current BLAS thread limit (1 if NumPy's BLAS
-    cannot be queried)."""
+    """Threads a training step may use: the BLAS thread limit (1 if NumPy's BLAS cannot be
+    queried), as it was when the enclosing :func:`shard_session` began."""
+    inside = _session.get()
+    if inside is not None:
+        return inside
     counts = [c.num_threads for c in _blas_controller().lib_controllers]
     counts = [c for c in counts if isinstance(c, int) and c > 0]
     return max(counts) if counts else 1
+
+
+@contextlib.contextmanager
+def shard_session():
+    """Run shards with single-threaded BLAS and yield the number of threads they may use.
+
+    Inside, every matrix product runs on one thread whether or not the batch was cut, so a
+    result never depends on how many threads BLAS would have used (OpenBLAS's products
+    differ in their last bits between 1 and 2 threads); the parallelism is the shards'. The
+    thread count is read once, on entry (nested sessions reuse it)."""
+    outer = _session.get()
+    if outer is not None:
+        yield outer
+        return
+    n = num_threads()
+    token = _session.set(n)
+    try:
+        with _blas_controller().limit(limits=1):
+            yield n
+    finally:
+        _session.reset(token)
 
 
 def _workers(n: int) -> ThreadPoolExecutor:
@@ -95,7 +123,7 @@ def run_shards(fn, n: int, threads: int | None = None) -> list:
         return [(i, fn(i)) for i in range(j, n, threads)]
 
     pool = _workers(threads - 1)
-    with _blas_controller().limit(limits=1):
+    with shard_session():
         # Each worker runs in a copy of the caller's context, so np.errstate and other
         # context-local settings of the caller hold in every shard.
         futures = [pool.submit(contextvars.copy_context().run, group, j) for j in range(1, threads)]

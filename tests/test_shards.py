@@ -179,12 +179,18 @@ def test_run_shards_raises_a_shard_error_after_the_other_thread_finishes():
     assert sorted(done) == [0, 2]      # the calling thread's shards; 3 came after 1 on the other
 
 
+def _blas_threads():
+    """NumPy's BLAS threads, asked of the library itself."""
+    from proxnet.parallel import _blas_controller
+    return max(c.num_threads for c in _blas_controller().lib_controllers)
+
+
 def test_run_shards_limits_blas_to_one_thread_inside_and_restores_it():
     with threadpool_limits(2):
         before = num_threads()
-        inside = run_shards(lambda i: num_threads(), 2, threads=2)
-        assert inside == [1, 1]
-        assert num_threads() == before
+        inside = run_shards(lambda i: (_blas_threads(), num_threads()), 2, threads=2)
+        assert inside == [(1, 2), (1, 2)]    # BLAS on one thread; the shards' count is kept
+        assert num_threads() == before == _blas_threads() == 2
 
 
 def test_run_shards_carries_the_callers_errstate_to_every_thread():
@@ -221,3 +227,24 @@ def test_the_cuts_the_guide_describes():
     assert shards.shard_bounds(64, _per_shard(lenet, (1, 28, 28))) == [(0, 32), (32, 64)]
     net = mlp([784, 128, 128, 128, 10], seed=0)
     assert shards.shard_bounds(128, _per_shard(net, (784,))) == [(0, 128)]
+
+
+
+@pytest.mark.parametrize("layers, batch", [
+    (lambda: [Dense(20, 64), ReLU(), Dense(64, 3)], 16),                       # one shard
+    (lambda: [Dense(20, 64), ReLU(), Dropout(0.3), Dense(64, 3)], 100),         # not shardable
+    (lambda: [Dense(20, 2048), ReLU(), Dense(2048, 3)], 200),                   # two shards
+])
+def test_no_result_depends_on_the_thread_count(layers, batch):
+    """Whole batches too: their products run with single-threaded BLAS (OpenBLAS's differ in
+    the last bits between 1 and 2 threads)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(300, 20)).astype(np.float32), rng.integers(0, 3, 300)
+    runs = []
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            model = Sequential(layers(), seed=0, optimizer={"kind": "adam", "lr": 1e-2})
+            h = model.fit(X, y, epochs=2, batch_size=batch, validation_data=(X, y), seed=0, verbose=False)
+            runs.append(([v.tobytes() for _, v in model.named_parameters()], h["val_loss"],
+                         model.predict_proba(X).tobytes()))
+    assert runs[0] == runs[1]

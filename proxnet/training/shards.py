@@ -10,8 +10,10 @@ rounding. Inference cuts batches of :data:`INFERENCE_BATCH` samples into shards 
 :data:`INFERENCE_SHARD_BYTES`.
 
 The cut depends on the batch and the model only, never on the number of threads
-(:func:`proxnet.parallel.num_threads`), so results are the same bit for bit on 1 thread or
-on several; :func:`proxnet.parallel.run_shards` runs the pieces.
+(:func:`proxnet.parallel.num_threads`), and every product runs with single-threaded BLAS
+(:func:`proxnet.parallel.shard_session`, also for a batch left whole), so results are the
+same bit for bit on 1 thread or on several; :func:`proxnet.parallel.run_shards` runs the
+pieces.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import math
 
 import numpy as np
 
-from ..parallel import run_shards
+from ..parallel import run_shards, shard_session
 from .plan import execution_plan
 
 __all__ = ["SHARD_BYTES", "INFERENCE_SHARD_BYTES", "INFERENCE_BATCH", "samples_per_shard",
@@ -53,7 +55,8 @@ def samples_per_shard(layers, sample_shape, itemsize: int, budget: int) -> int |
 
 def shard_bounds(n: int, per_shard: int | None) -> list[tuple[int, int]]:
     """[(start, stop)] of the shards of a batch of ``n``: an even number of nearly equal
-    shards (even, so that two threads get the same work), or one when it fits."""
+    shards (even, so that two threads get the same work), or one when it fits. Shapes and
+    sizes decide, never the number of threads."""
     count = 1 if per_shard is None else -(-n // per_shard)
     if count > 1:
         count = min(n, count + count % 2)
@@ -131,6 +134,11 @@ def forward_batched(layers, X, itemsize: int, batch_size: int = INFERENCE_BATCH)
     """Inference outputs of ``layers`` for X, in batches of ``batch_size``, each cut into
     shards of :data:`INFERENCE_SHARD_BYTES` that run on threads (the cut depends on X and the
     layers only, like training shards)."""
+    with shard_session():
+        return _forward_batches(layers, X, itemsize, batch_size)
+
+
+def _forward_batches(layers, X, itemsize, batch_size):
     per_shard = samples_per_shard(layers, X.shape[1:], itemsize, INFERENCE_SHARD_BYTES)
     layers = execution_plan(layers)
     replicas: list = []

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..backend import as_generator, spawn
 from ..metrics import mean_squared_error, output_metrics, sparsity_report
+from ..parallel import shard_session
 from .callbacks import CallbackList, History, ProgressBar, show_progress
 from .shards import Shards
 from .step import regularization_loss, training_step
@@ -136,18 +137,22 @@ class Trainer:
         model.layers[0].input_grad = False
         run.callbacks.train_begin()
         try:
-            for epoch in range(self.epochs_done, self.epochs_done + epochs):
-                run.callbacks.epoch_begin(epoch)
-                logs = self._epoch(run, epoch)
-                self.epochs_done = epoch + 1
-                run.callbacks.epoch_end(epoch, logs)     # callbacks may add to the logs
-                run.history.append(logs)
-                if model.stop_training:
-                    break
+            with shard_session():      # single-threaded BLAS; the shards share the threads
+                self._epochs(run, epochs)
         finally:
             model.layers[0].input_grad = True
             run.callbacks.train_end()
         return run.history
+
+    def _epochs(self, run: _Run, epochs: int) -> None:
+        for epoch in range(self.epochs_done, self.epochs_done + epochs):
+            run.callbacks.epoch_begin(epoch)
+            logs = self._epoch(run, epoch)
+            self.epochs_done = epoch + 1
+            run.callbacks.epoch_end(epoch, logs)     # callbacks may add to the logs
+            run.history.append(logs)
+            if self.model.stop_training:
+                break
 
     def fit_epoch(self, X, y, batch_size: int | None = 32, **options) -> dict:
         """Train one epoch (continuing the streams unless ``seed=`` is given) and return its
