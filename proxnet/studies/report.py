@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import STORE_NAME
+from .store import STORE_NAME, StoreError, atomic_write, open_readonly
 
 CLASSIFICATION_METRICS = ("final_test_accuracy", "best_test_accuracy", "gap", "zeros_total")
 REGRESSION_METRICS = ("final_test_mse", "test_sse", "gap", "zeros_total")
@@ -128,9 +128,10 @@ def store_path(study_dir) -> Path:
 
 
 def connect(study_dir) -> sqlite3.Connection:
-    """Open ``<study_dir>/study.db`` read-only."""
-    path = store_path(study_dir).resolve()
-    return sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    """Open ``<study_dir>/study.db`` read-only (see :func:`proxnet.studies.store.open_readonly`:
+    StoreError for a file that is not a readable proxnet store)."""
+    store_path(study_dir)
+    return open_readonly(study_dir)
 
 
 def _json(text, default):
@@ -143,7 +144,15 @@ def _json(text, default):
 
 
 def load_study(study_dir) -> Study:
-    """Read the ``study`` and ``trial`` tables."""
+    """Read the ``study`` and ``trial`` tables (StoreError for a damaged store)."""
+    try:
+        return _load_study(study_dir)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{Path(study_dir) / STORE_NAME}: not a readable proxnet study store "
+                         f"({exc})") from None
+
+
+def _load_study(study_dir) -> Study:
     with _closing(connect(study_dir)) as conn:
         row = conn.execute("SELECT name, config_json, created, proxnet_version FROM study").fetchone()
         name, config, created, version = (row if row is not None
@@ -197,7 +206,10 @@ def load_artifacts(conn, keys, names) -> dict[str, dict[str, np.ndarray]]:
     wanted = set(keys)
     for key, name, blob in conn.execute(q, names):
         if key in wanted:
-            out.setdefault(key, {})[name] = np.load(io.BytesIO(blob), allow_pickle=False)
+            try:
+                out.setdefault(key, {})[name] = np.load(io.BytesIO(blob), allow_pickle=False)
+            except (ValueError, EOFError, OSError, TypeError):
+                pass    # a damaged artifact is left out of the figures, not fatal
     return out
 
 
@@ -329,7 +341,7 @@ def write_summary_csv(rows: list[dict], path) -> Path:
             return repr(x) if math.isfinite(x) else ""
         return str(x)
 
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_write(path, newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(columns)
         for r in rows:
@@ -511,19 +523,25 @@ def _slug(s: str) -> str:
 
 def write_report(study_dir, *, out=None) -> Path:
     """Write ``index.html`` (self-contained: figures embedded as base64 PNG, no scripts, no
-    external resources) and ``summary.csv`` into ``out`` (default ``<study_dir>/report``).
-    Returns the path of ``index.html``."""
+    external resources) and ``summary.csv`` into ``out`` (default ``<study_dir>/report``),
+    each to a temporary name renamed into place (a failure, e.g. a full disk, leaves the
+    previous files whole). Returns the path of ``index.html``."""
     from . import html, plots
 
     study = load_study(study_dir)
     rows = summarize_study(study)
     out = Path(study_dir) / "report" if out is None else Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_summary_csv(rows, out / "summary.csv")
-    figures = build_figures(study)
+    try:
+        figures = build_figures(study)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{Path(study_dir) / STORE_NAME}: not a readable proxnet study store "
+                         f"({exc})") from None
     for f in figures:
         f["src"] = plots.to_data_uri(f.pop("figure"))
     page = html.render(study, rows, figures)
+    out.mkdir(parents=True, exist_ok=True)
+    write_summary_csv(rows, out / "summary.csv")
     path = out / "index.html"
-    path.write_text(page, encoding="utf-8")
+    with atomic_write(path, encoding="utf-8") as f:
+        f.write(page)
     return path

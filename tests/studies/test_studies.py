@@ -66,12 +66,12 @@ def test_grid_expansion_and_stable_keys():
     ({"training": {"lr": -1}}, "training.lr"),
     ({"training": {"optimizer": "adagrad"}}, "training.optimizer: expected 'sgd'"),
     ({"dataset": {"name": "imagenet"}}, "unknown dataset 'imagenet'"),
-    ({"methods": [{"name": "l1", "strengths": [1e-3]}]}, "strengths are given but no regularizer"),
+    ({"methods": [{"name": "l1", "strengths": [1e-3]}]}, "methods.0.strengths: given but no regularizer"),
     ({"methods": [{"name": "l1", "regularizer": "l1"}]}, "needs strengths"),
     ({"methods": [{"name": "l0", "regularizer": "l0", "strengths": [1.0]}]}, "only as mode = 'prox'"),
     ({"methods": [{"name": "x", "regularizer": "lasso", "strengths": [1.0]}]}, "methods.0.regularizer"),
     ({"methods": [{"name": "a"}, {"name": "a"}]}, "names must be distinct"),
-    ({"seeds": 0}, "seed count must be >= 1"),
+    ({"seeds": 0}, "seeds: a seed count must be in [1, 1000]"),
 ])
 def test_bad_config_names_the_field(patch, needle):
     with pytest.raises(ConfigError) as exc:
@@ -172,14 +172,14 @@ def test_more_seeds_extend_a_study_and_a_different_study_is_refused(tmp_path):
 
 
 def test_failed_trial_is_stored_with_traceback_and_others_go_on(tmp_path):
-    methods = small()["methods"] + [{"name": "broken", "regularizer": "l2", "strengths": [1e-3],
-                                     "layers": [7]}]
+    # an L2 strength this large makes SGD diverge (factor 1 - lr*λ per step): a real failure
+    methods = small()["methods"] + [{"name": "broken", "regularizer": "l2", "strengths": [1e6]}]
     run = run_study(validate(small(methods=methods)), tmp_path / "s", jobs=2, progress=False)
     assert run.counts == {"done": 6, "failed": 2}
     with db(tmp_path / "s") as conn:
         rows = conn.execute("SELECT method, error FROM trial WHERE status = 'failed'").fetchall()
         assert {m for m, _ in rows} == {"broken"}
-        assert all(e.startswith("Traceback") and "out of range" in e for _, e in rows)
+        assert all(e.startswith("Traceback") and "TrainingDivergedError" in e for _, e in rows)
         assert conn.execute("SELECT COUNT(*) FROM epoch_metric e JOIN trial t ON t.key = e.trial_key "
                             "WHERE t.status = 'failed'").fetchone()[0] == 0
     # failed trials are kept on resume, re-run on request
