@@ -78,6 +78,7 @@ LIMITS = {
 
 _SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+()=-]*")
+_TYPE_TAG = re.compile(r"[\[\]]|^(int|float|str|bool|none|[a-z]+(-[a-z]+)+)$")   # pydantic's union tags
 _FIELD_PREFIX = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*): (.*)", re.S)
 
 
@@ -120,7 +121,7 @@ def _plain(value, where: str, depth: int = 0):
     if isinstance(value, list):
         if len(value) > LIMITS["list"]:
             raise ValueError(f"{where}: at most {LIMITS['list']} items")
-        return [_plain(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
+        return [_plain(v, f"{where}.{i}", depth + 1) for i, v in enumerate(value)]
     if isinstance(value, dict):
         if len(value) > 100:
             raise ValueError(f"{where}: at most 100 keys")
@@ -558,7 +559,9 @@ def _key(k) -> str:
 def _format_errors(exc: ValidationError, source: str) -> str:
     lines = [f"{source}: invalid study config"]
     for err in exc.errors()[:20]:
-        loc = ".".join(_key(p) for p in err["loc"]) or "(top level)"
+        parts = err["loc"] if err["type"] == "extra_forbidden" else \
+            [p for p in err["loc"] if not (isinstance(p, str) and _TYPE_TAG.search(p))]
+        loc = ".".join(_key(p) for p in parts) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling; see docs/studies.md for the allowed fields)"
@@ -570,7 +573,9 @@ def _format_errors(exc: ValidationError, source: str) -> str:
         if m:   # "field: why" raised by a model validator: one dotted path
             loc = m.group(1) if loc == "(top level)" else f"{loc}.{m.group(1)}"
             msg = m.group(2)
-        lines.append(f"  {loc}: {msg}")
+        line = f"  {loc}: {msg}"
+        if line not in lines:
+            lines.append(line)
     if len(exc.errors()) > 20:
         lines.append(f"  … and {len(exc.errors()) - 20} more")
     return "\n".join(lines)

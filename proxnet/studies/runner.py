@@ -30,7 +30,7 @@ from pathlib import Path
 from . import checkpoints, executors
 from .config import ConfigError, StudyConfig, TrialSpec
 from .lock import StudyLock
-from .store import Store, StoreError, open_readonly
+from .store import Store, StoreError, StoreWriteError, open_readonly
 
 __all__ = ["run_study", "StudyRun", "EXECUTORS", "PreflightError", "preflight"]
 
@@ -189,11 +189,6 @@ def _executor(todo, payloads, *, executor, jobs, address, timeout, parent):
     return executors.local_pool(payloads, jobs, threads, parent)
 
 
-def _line(text) -> str:
-    lines = (text or "").strip().splitlines()
-    return lines[-1] if lines else ""
-
-
 def run_study(config: StudyConfig, study_dir, *, jobs: int | None = None, executor: str = "local",
               address: str | None = None, timeout: float | None = None, retry_failed: bool = False,
               progress: bool | None = None, checkpoint_every: float | None = None,
@@ -274,14 +269,16 @@ def _dispatch(store, run, todo, config, *, executor, jobs, address, timeout, eve
     try:
         for res in results:
             store.record(res)
+            if res.get("store_error"):      # e.g. the disk is full: no trial can be stored
+                raise StoreWriteError(res["store_error"])
             if res["status"] in ("failed", "timeout"):
                 checkpoints.remove(study_dir, res["key"])
             run.ran += 1
-            if res["status"] != "done":
+            if res["status"] != "done":     # the messages themselves come once, at the end
                 t = labels[res["key"]]
-                bar.write(f"trial {t.method} {'' if t.strength is None else t.strength} seed {t.seed} "
-                          f"{res['status'] if res['status'] != 'pending' else 'not run'}: "
-                          f"{_line(res.get('message') or res.get('error'))}")
+                kind = (res.get("message") or "").split(":", 1)[0][:60] or "error"
+                bar.write(f"trial {t.method}{'' if t.strength is None else f' {t.strength:g}'} seed "
+                          f"{t.seed}: {res['status'] if res['status'] != 'pending' else 'not run'} ({kind})")
     except KeyboardInterrupt:
         run.interrupted = True
     finally:

@@ -129,6 +129,8 @@ def _why(exc: BaseException) -> str:
     text = str(exc)
     if "full" in text:
         return "the disk is full"
+    if "disk I/O error" in text:
+        return "a disk I/O error (disk full, a file size limit, or a failing disk)"
     if "readonly" in text or "read-only" in text or "attempt to write" in text:
         return "the folder or file is read-only"
     if "locked" in text or "busy" in text:

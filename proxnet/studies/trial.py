@@ -297,7 +297,10 @@ def _artifacts(model, data, history, classification: bool) -> dict[str, np.ndarr
         g = 200
         xs, ys = np.linspace(lo[0], hi[0], g), np.linspace(lo[1], hi[1], g)
         grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2).astype(data.X_train.dtype)
-        arts["decision_grid"] = model.predict(grid).reshape(g, g).astype(np.int16)
+        pred = model.predict(grid)
+        if pred.ndim == 2:      # a regression loss (mse) on classes: the class of the largest output
+            pred = pred.argmax(axis=1) if pred.shape[1] > 1 else (pred[:, 0] > 0.5)
+        arts["decision_grid"] = pred.reshape(g, g).astype(np.int16)
         arts["decision_extent"] = np.array([lo[0], hi[0], lo[1], hi[1]], dtype=np.float64)
     if X.shape[1] == 1 and not classification:
         allx = np.concatenate([X[:, 0], data.X_test.reshape(-1)])
@@ -419,7 +422,8 @@ def execute(payload: dict, blas_threads: int | None = None) -> dict:
         except Exception as exc:  # noqa: BLE001 - a failed trial is data, the study goes on
             from .store import StoreWriteError
             status = "pending" if isinstance(exc, StoreWriteError) else "failed"
-            result.update(status=status, error=traceback.format_exc(), message=_message(exc))
+            result.update(status=status, error=traceback.format_exc(), message=_message(exc),
+                          store_error=str(exc) if isinstance(exc, StoreWriteError) else None)
         finally:
             if live is not None:
                 live.close()
