@@ -540,6 +540,7 @@ def open_readonly(study_dir) -> sqlite3.Connection:
             conn.close()
             conn = sqlite3.connect(f"{uri}?immutable=1", uri=True)
             _schema_state(conn, path)
+        conn.text_factory = lambda b: b.decode("utf-8", "replace")   # damaged text stays readable
         _check_statuses(conn, path)
         conn.execute("SELECT key, method, strength, seed, status FROM trial LIMIT 1").fetchall()
     except sqlite3.DatabaseError as exc:
@@ -572,6 +573,14 @@ def atomic_write(path, mode: str = "w", **kwargs):
 
 
 def export_csv(conn, out) -> tuple[Path, Path]:
+    """See :func:`_export_csv`; a damaged store raises StoreError."""
+    try:
+        return _export_csv(conn, out)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"the study store is damaged ({exc})") from None
+
+
+def _export_csv(conn, out) -> tuple[Path, Path]:
     """Write ``trials.csv`` (one row per trial: key, method, strength, seed, status,
     duration, epochs_done, then every final metric, then the error's last line) and
     ``epochs.csv`` (long format: trial_key, method, strength, seed, epoch, name, value) into

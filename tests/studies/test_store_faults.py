@@ -279,3 +279,20 @@ def test_report_works_on_a_read_only_study_folder_with_out_elsewhere(done_study)
         for p in [root, *root.rglob("*")]:
             os.chmod(p, 0o700)
         shutil.rmtree(root)
+
+
+def test_documented_schema_is_the_one_the_store_creates(tmp_path):
+    import re
+    doc = (REPO / "docs" / "store-schema.md").read_text(encoding="utf-8")
+    ddl = re.search(r"```sql\n(.*?)```", doc, re.S).group(1)
+    a = sqlite3.connect(tmp_path / "doc.db")
+    a.executescript(ddl)
+    with Store(tmp_path / "s") as st:
+        b = st.conn
+
+        def shape(conn):
+            tables = sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+            return ({t: conn.execute(f"PRAGMA table_info({t})").fetchall() for t in tables},
+                    conn.execute("PRAGMA user_version").fetchone(), conn.execute("PRAGMA application_id").fetchone())
+        assert shape(a) == shape(b)
+    a.close()

@@ -192,15 +192,19 @@ def test_failed_trial_is_stored_with_traceback_and_others_go_on(tmp_path):
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_timeout(tmp_path, jobs):
-    cfg = validate(small(training={**small()["training"], "epochs": 400}, seeds=1,
+    """The limit is checked at batch boundaries inside the trial's own callback (no signal
+    fires inside library code, so no worker is left half-imported: measured on main, a
+    SIGALRM inside scipy's import made every later trial of that worker fail with a
+    NameError). Every trial reports TrialTimeout."""
+    cfg = validate(small(training={**small()["training"], "epochs": 400}, seeds=2,
                          methods=[{"name": "none"}, {"name": "l2", "regularizer": "l2", "strengths": [1e-3]}]))
     t0 = time.monotonic()
     run = run_study(cfg, tmp_path / "s", jobs=jobs, timeout=0.3, progress=False)
-    assert run.counts == {"timeout": 2}
-    assert time.monotonic() - t0 < 30
+    assert run.counts == {"timeout": 4}
+    assert time.monotonic() - t0 < 60
     with db(tmp_path / "s") as conn:
-        errs = [e for (e,) in conn.execute("SELECT error FROM trial")]
-    assert all("TrialTimeout" in e for e in errs)
+        errs = [e for (e,) in conn.execute("SELECT message FROM trial")]
+    assert all(e.startswith("TrialTimeout: trial exceeded its time limit") for e in errs), errs
 
 
 def test_dask_executor_on_a_real_local_cluster(tmp_path):
@@ -261,16 +265,20 @@ def _wait_done(study_dir, n, proc, limit=120):
 
 
 def _check_consistent(study_dir, epochs):
+    """Done trials hold every epoch; unfinished ones (running trials write as they go) a
+    prefix of whole epochs; no duplicates (the primary key) and no half-written epoch."""
     with db(study_dir) as conn:
-        per_trial = dict(conn.execute("SELECT trial_key, COUNT(DISTINCT epoch) FROM epoch_metric GROUP BY trial_key"))
         status = dict(conn.execute("SELECT key, status FROM trial"))
-        n_names = conn.execute("SELECT COUNT(DISTINCT name) FROM epoch_metric").fetchone()[0]
-        rows = dict(conn.execute("SELECT trial_key, COUNT(*) FROM epoch_metric GROUP BY trial_key"))
+        per = {}
+        for key, epoch, n in conn.execute("SELECT trial_key, epoch, COUNT(*) FROM epoch_metric "
+                                          "GROUP BY trial_key, epoch ORDER BY 1, 2"):
+            per.setdefault(key, []).append((epoch, n))
     for key, st in status.items():
+        rows = per.get(key, [])
+        assert [e for e, _ in rows] == list(range(1, len(rows) + 1)), key
+        assert len({n for _, n in rows}) <= 1, f"trial {key} has a half-written epoch"
         if st == "done":
-            assert per_trial[key] == epochs and rows[key] == epochs * n_names, key
-        else:
-            assert key not in per_trial, f"unfinished trial {key} has epoch rows"
+            assert len(rows) == epochs, key
     return status
 
 
