@@ -1,14 +1,13 @@
-"""Array backend, default dtype and RNG helpers.
+"""Default dtype and random generators, decided in one place.
 
-Everything numeric in proxnet goes through this module so that the array module
-(NumPy today) and the default floating dtype are decided in one place.
+proxnet computes with NumPy directly (every module imports it); this module only fixes the
+default floating dtype (:data:`DEFAULT_DTYPE`, :func:`resolve_dtype`) and how seeds become
+generators (:func:`as_generator`, :func:`spawn`), so that every init, mask and shuffle is
+seeded the same way.
 """
 from __future__ import annotations
 
 import numpy as np
-
-xp = np
-"""The array module. NumPy now; a CuPy-compatible module could be swapped in later."""
 
 DEFAULT_DTYPE = np.float32
 """float32 by default for speed; float64 is used by gradient checks and oracle tests."""

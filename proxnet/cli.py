@@ -20,7 +20,7 @@ def main():
 def gradcheck(seed):
     """Check every layer, loss and regularizer in the registries, and a whole model,
     against centred-difference gradients (float64). Exits 1 if any check fails."""
-    from .gradcheck import check_all, format_table
+    from .gradcheck import check_all, format_table  # deferred: each command loads only what it uses
     rows = check_all(seed=seed)
     click.echo(format_table(rows))
     failed = [r for r in rows if not r["passed"]]
@@ -75,7 +75,7 @@ def report(study_dir, out):
     read-only; works while the study runs and on a read-only folder with --out elsewhere):
     one self-contained index.html and summary.csv, and print the summary table (mean ± std
     and 95% CI over seeds per method and strength)."""
-    from .studies.report import format_table, summarize_study, load_study, write_report
+    from .studies.report import format_table, load_study, summarize_study, write_report  # deferred: matplotlib, scipy
     try:
         rows = summarize_study(load_study(study_dir))
     except FileNotFoundError as e:
@@ -161,10 +161,10 @@ def study(ctx, recipe, out, seeds, epochs, jobs, executor, address, timeout, che
     Exit codes: 0 every trial done; 1 some trial failed or timed out, or the study could
     not run (missing dataset, disk full); 2 usage or config error; 3 OUT is in use by
     another running study; 130 interrupted."""
-    from .studies.config import resolve
-    from .studies.report import format_table, summarize, write_report
-    from .studies.runner import run_study
-    from .studies.store import export_csv, open_readonly
+    from .studies.config import resolve  # deferred: pydantic, matplotlib, scipy
+    from .studies.report import format_table, summarize, write_report  # deferred: matplotlib, scipy
+    from .studies.runner import run_study  # deferred (as above)
+    from .studies.store import export_csv, open_readonly  # deferred (as above)
 
     cfg = resolve(recipe).with_overrides(seeds=seeds, epochs=epochs, timeout=timeout,
                                          checkpoint_every=checkpoint_every)
@@ -206,7 +206,7 @@ def study(ctx, recipe, out, seeds, epochs, jobs, executor, address, timeout, che
 @main.command()
 def recipes():
     """List the built-in study recipes, one line each."""
-    from .studies.config import list_recipes
+    from .studies.config import list_recipes  # deferred: pydantic
     items = list_recipes()
     width = max(map(len, items))
     for name, desc in items.items():
@@ -222,7 +222,7 @@ def export(study_dir, out):
     """Export the store of STUDY_DIR to CSV: trials.csv (one row per trial with its final
     metrics) and epochs.csv (every per-epoch metric, long format). The store is opened
     read-only; each file is written to a temporary name and renamed."""
-    from .studies.store import export_csv, open_readonly
+    from .studies.store import export_csv, open_readonly  # deferred: pydantic
     conn = open_readonly(study_dir)
     try:
         for p in export_csv(conn, out or study_dir):

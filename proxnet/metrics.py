@@ -13,22 +13,23 @@ def accuracy(y_true, y_pred) -> float:
     return float(np.mean(y_true == y_pred)) if y_true.size else float("nan")
 
 
-def mean_squared_error(y_true, y_pred) -> float:
-    """mean[(y_pred − y_true)²] over all entries; (N,) and (N, 1) are treated alike."""
+def _errors(y_true, y_pred) -> np.ndarray:
+    """y_pred − y_true in float64, (N,) and (N, 1) treated alike."""
     a = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
     b = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
     if a.shape != b.shape:
         raise ValueError(f"y_pred: expected shape {a.shape}, got {b.shape}")
-    return float(np.mean((a - b) ** 2))
+    return b - a
+
+
+def mean_squared_error(y_true, y_pred) -> float:
+    """mean[(y_pred − y_true)²] over all entries; (N,) and (N, 1) are treated alike."""
+    return float(np.mean(_errors(y_true, y_pred) ** 2))
 
 
 def sum_squared_error(y_true, y_pred) -> float:
     """Σ (y_pred − y_true)² (the curve-fitting experiments' test error)."""
-    a = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
-    b = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
-    if a.shape != b.shape:
-        raise ValueError(f"y_pred: expected shape {a.shape}, got {b.shape}")
-    return float(np.sum((a - b) ** 2))
+    return float(np.sum(_errors(y_true, y_pred) ** 2))
 
 
 def output_metrics(loss, outputs, targets) -> dict:

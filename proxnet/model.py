@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backend import as_generator, resolve_dtype, spawn
+from .display import table_html, table_text
 from .layers import Layer
 from .losses import get_loss
 from .metrics import output_metrics
@@ -47,7 +48,10 @@ class Sequential:
         Model-wide default for every layer's *weights* whose own regularizer is None.
         Biases are regularized only where a layer says so (``bias_regularizer=``).
     seed : int, Generator or None
-        If given, every layer is (re)initialized from it, so a seed fixes the weights.
+        If given, every layer is (re)initialized from it, so a seed fixes the weights: the
+        j-th layer with parameters draws from the j-th child generator of the seed, so two
+        models that differ only in parameter-free layers (dropout, activations) start from
+        identical weights (the pairing of a study's methods rests on it).
     dtype : "float32" (default) or "float64"
         All parameters and inputs are cast to it.
 
@@ -76,14 +80,24 @@ class Sequential:
         self.dtype = resolve_dtype(dtype)
         self.seed = seed
         if seed is not None:
-            for layer, rng in zip(self.layers, spawn(as_generator(seed), len(self.layers))):
-                layer.reset_parameters(rng)
-                layer.set_rng(rng)
+            self._seed_layers(as_generator(seed))
         for layer in self.layers:
             layer.astype(self.dtype)
         self.history: History | None = None
         self.stop_training = False
         self.trainer = Trainer(self)
+
+    def _seed_layers(self, root) -> None:
+        """Initialize the j-th weighted layer (a layer with parameters) from the j-th child of
+        ``root``, whatever other layers lie between, so that models differing only in
+        parameter-free layers (dropout, activations) start from the same weights; then give
+        the other layers (dropout) generators of their own."""
+        weighted = [layer for layer in self.layers if layer.params]
+        for layer, rng in zip(weighted, spawn(root, len(weighted))):
+            layer.reset_parameters(rng)
+        others = [layer for layer in self.layers if not layer.params]
+        for layer, rng in zip(others, spawn(root, len(others))):
+            layer.set_rng(rng)
 
     # -- parameters ------------------------------------------------------------
     def named_parameters(self):
@@ -289,7 +303,46 @@ class Sequential:
                 "weight_regularizer": None if self.weight_regularizer is None else self.weight_regularizer.to_dict(),
                 "optimizer": self.optimizer.get_config()}
 
+    def summary_rows(self, input_shape=None) -> list[list]:
+        """One row per layer: index, layer, output shape, parameters, and each parameter's
+        regularizer with its mode. Output shapes need a sample shape: ``input_shape``, else
+        the last one this model trained on, else the first Dense layer's input; "?" when
+        none is known."""
+        shape = input_shape if input_shape is not None else self.trainer.sample_shape
+        if shape is None and getattr(self.layers[0], "in_features", None):
+            shape = (self.layers[0].in_features,)
+        regs = self.regularizers()
+        rows = []
+        for i, layer in enumerate(self.layers):
+            if shape is not None:
+                try:
+                    shape = layer.output_shape(shape)
+                except ValueError:
+                    shape = None
+            reg = ", ".join(f"{k}: {regs[f'{i}.{k}']!r}" for k in layer.params if f"{i}.{k}" in regs)
+            rows.append([i, layer.describe(), "?" if shape is None else str(tuple(shape)),
+                         layer.n_params(), reg or "–"])
+        return rows
+
+    def _summary_caption(self) -> str:
+        return (f"{self.n_params():,} parameters · loss {self.loss_fn.name} · {self.dtype.name} · "
+                f"optimizer {self.optimizer!r} · {self.epochs_done} epochs trained")
+
+    def summary(self, input_shape=None) -> str:
+        """The layers as a text table (see :meth:`summary_rows`) and the totals; also printed."""
+        text = table_text(["#", "layer", "output shape", "params", "regularizers"],
+                          [[r[0], r[1], r[2], f"{r[3]:,}", r[4]] for r in self.summary_rows(input_shape)])
+        text += "\n" + self._summary_caption()
+        print(text)
+        return text
+
+    def _repr_html_(self) -> str:
+        rows = [[r[0], r[1], r[2], f"{r[3]:,}", r[4]] for r in self.summary_rows()]
+        return table_html(["#", "layer", "output shape", "params", "regularizers"], rows,
+                          title="Sequential", caption=self._summary_caption())
+
     def __repr__(self):
         lines = [f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers)]
         return (f"Sequential(\n" + "\n".join(lines) + f"\n  loss={self.loss_fn.name}, "
-                f"dtype={self.dtype.name}, params={self.n_params()})")
+                f"dtype={self.dtype.name}, params={self.n_params():,}, "
+                f"epochs_done={self.epochs_done})")

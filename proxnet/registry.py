@@ -1,6 +1,8 @@
 """Name -> object registries that make configs plain data.
 
-An unknown name raises ``ValueError`` listing the valid names.
+An unknown name raises ``ValueError`` listing the valid names. :class:`Configured` is the
+base of registered objects that are their config (schedules, regularizers): equal when
+their configs are, hashable, with a readable repr.
 """
 from __future__ import annotations
 
@@ -40,3 +42,27 @@ class Registry(dict):
 
     def __repr__(self):
         return f"Registry({self.kind!r}, {sorted(self)})"
+
+
+class Configured:
+    """An object described by plain data: ``name`` (its registry key) and ``get_config()``
+    (its constructor arguments). ``to_dict()`` is ``{"kind": name, **config}``, the form the
+    ``get_*`` builders take; equality, hash and repr follow the config."""
+
+    name = "configured"
+
+    def get_config(self) -> dict:
+        return {}
+
+    def to_dict(self) -> dict:
+        return {"kind": self.name, **self.get_config()}
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.to_dict() == other.to_dict()
+
+    def __hash__(self):
+        return hash(tuple(sorted(self.to_dict().items())))
+
+    def __repr__(self):
+        cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({cfg})"

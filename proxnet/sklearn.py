@@ -20,7 +20,7 @@ is our ``alpha=2·a / (K·b)`` with K outputs; see ``docs/sklearn.md``.
 >>> from proxnet.sklearn import MLPClassifier
 >>> X = np.random.default_rng(0).normal(size=(60, 4)); y = np.where(X[:, 0] > 0, "yes", "no")
 >>> clf = MLPClassifier((16,), regularizer="l1", alpha=1e-3, mode="prox",
-...                     learning_rate=1e-2, max_epochs=30, random_state=0).fit(X, y)
+...                     learning_rate_init=1e-2, max_iter=30, random_state=0).fit(X, y)
 >>> clf.classes_.tolist(), clf.predict(X[:2]).shape, clf.n_iter_
 (['no', 'yes'], (2,), 30)
 """
@@ -30,13 +30,19 @@ import numbers
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score, r2_score
-from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted
+
+from ._extras import SKLEARN, require
+
+require(SKLEARN, "proxnet.sklearn", "sklearn")
+
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.metrics import accuracy_score, r2_score  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.preprocessing import LabelEncoder  # noqa: E402
+from sklearn.utils import check_random_state  # noqa: E402
+from sklearn.utils.multiclass import check_classification_targets, type_of_target  # noqa: E402
+from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -45,12 +51,13 @@ except ImportError:  # pragma: no cover - older scikit-learn
         return estimator._validate_data(*args, **kwargs)
 
 from .backend import resolve_dtype
-from .callbacks import History
-from .layers import ACTIVATIONS, Dense, Dropout
+from .training.callbacks import Callback, EarlyStopping, History
+from .architectures import mlp_layers
+from .layers import ACTIVATIONS, Dense
 from .metrics import sparsity_report
 from .model import Sequential
 from .optim import RULES
-from .regularizers import L0, L1, L2, ElasticNet, GroupLasso
+from .regularizers import from_strength
 
 __all__ = ["MLPClassifier", "MLPRegressor", "REGULARIZER_NAMES"]
 
@@ -78,6 +85,41 @@ def _check_number(value, name, *, low=None, high=None, low_open=False, high_open
     return int(value) if integer else float(value)
 
 
+def _check_label_types(y):
+    """Labels of one type (all strings or all numbers; no None): scikit-learn's own message
+    (its label encoders'), as a ValueError, instead of a TypeError from sorting."""
+    y = np.asarray(y)
+    if y.dtype == object:
+        try:
+            LabelEncoder().fit(y.ravel())
+        except TypeError as exc:
+            raise ValueError(f"y: {exc}") from None
+
+
+class _EpochRecord(Callback):
+    """Per epoch of an estimator's fit: the loss curve, the validation score (early
+    stopping; added to the logs for EarlyStopping to read) and the verbose line."""
+
+    def __init__(self, estimator, validation):
+        super().__init__()
+        self.estimator, self.validation = estimator, validation
+
+    def on_epoch_end(self, epoch, logs=None):
+        est = self.estimator
+        est.n_iter_ += 1
+        est.loss_curve_.append(float(logs["loss"]))
+        msg = f"Iteration {est.n_iter_}, loss = {float(logs['loss']):.8f}"
+        if self.validation is not None:
+            score = est._val_score(*self.validation)
+            logs["val_score"] = score
+            logs["val_loss"] = est.model_.evaluate(*self.validation)["loss"]
+            est.validation_scores_.append(score)
+            est.validation_loss_curve_.append(float(logs["val_loss"]))
+            msg += f", validation score = {score:.6f}"
+        if est.verbose:
+            print(msg)
+
+
 class _BaseMLP(BaseEstimator):
     """Shared machinery of :class:`MLPClassifier` and :class:`MLPRegressor`."""
 
@@ -85,8 +127,9 @@ class _BaseMLP(BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, regularizer="l2",
                  alpha=1e-4, l1_ratio=0.5, mode="penalty", regularize_biases=False, dropout=0.0,
-                 optimizer="adam", learning_rate=1e-3, momentum=0.9, batch_size="auto",
-                 max_epochs=200, early_stopping=False, validation_fraction=0.1,
+                 optimizer="adam", solver=None, learning_rate="constant", learning_rate_init=1e-3,
+                 momentum=0.9, nesterovs_momentum=True, batch_size="auto", max_iter=200,
+                 max_epochs=None, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10, tol=1e-4, random_state=None, verbose=False,
                  dtype="float32", warm_start=False):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -98,9 +141,13 @@ class _BaseMLP(BaseEstimator):
         self.regularize_biases = regularize_biases
         self.dropout = dropout
         self.optimizer = optimizer
+        self.solver = solver
         self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
         self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
         self.batch_size = batch_size
+        self.max_iter = max_iter
         self.max_epochs = max_epochs
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -142,30 +189,56 @@ class _BaseMLP(BaseEstimator):
         kind = self.regularizer
         if kind is None:
             return None
-        if kind == "l2":
-            return L2(alpha, mode=self.mode)
-        if kind == "l1":
-            return L1(alpha, mode=self.mode)
-        if kind == "elastic_net":
-            r = _check_number(self.l1_ratio, "l1_ratio", low=0, high=1)
-            return ElasticNet(alpha * r, alpha * (1.0 - r), mode=self.mode)
-        if kind == "l0":
-            if self.mode != "prox":
-                raise ValueError("mode: regularizer='l0' has no gradient and needs mode='prox' "
-                                 f"(hard thresholding), got mode={self.mode!r}")
-            return L0(alpha, mode="prox")
-        if kind == "group_lasso":
-            return GroupLasso(alpha, groups="incoming", mode=self.mode)
-        raise ValueError(f"regularizer: expected None or one of {', '.join(map(repr, REGULARIZER_NAMES))}, "
-                         f"got {kind!r}")
+        if kind not in REGULARIZER_NAMES:
+            raise ValueError(f"regularizer: expected None or one of {', '.join(map(repr, REGULARIZER_NAMES))}, "
+                             f"got {kind!r}")
+        if kind == "l0" and self.mode != "prox":
+            raise ValueError("mode: regularizer='l0' has no gradient and needs mode='prox' "
+                             f"(hard thresholding), got mode={self.mode!r}")
+        r = _check_number(self.l1_ratio, "l1_ratio", low=0, high=1)
+        return from_strength(kind, alpha, mode=self.mode, l1_ratio=r)
+
+    def _learning_rate_init(self) -> float:
+        """``learning_rate_init``, or a number given as ``learning_rate`` (proxnet 0.1's name)."""
+        lr = self.learning_rate
+        if isinstance(lr, str):
+            if lr != "constant":
+                raise ValueError(f"learning_rate: only scikit-learn's 'constant' schedule is supported, "
+                                 f"got {lr!r} (the initial rate is learning_rate_init)")
+            return _check_number(self.learning_rate_init, "learning_rate_init", low=0, low_open=True)
+        if self.learning_rate_init != 1e-3:
+            raise ValueError("learning_rate: give the initial rate as learning_rate_init (a number "
+                             "in learning_rate is its proxnet 0.1 alias), not both")
+        return _check_number(lr, "learning_rate", low=0, low_open=True)
+
+    def _max_iter(self) -> int:
+        """``max_iter``, or ``max_epochs`` (its alias) when that is given."""
+        if self.max_epochs is None:
+            return _check_number(self.max_iter, "max_iter", low=1, integer=True)
+        if self.max_iter != 200:
+            raise ValueError("max_epochs: an alias of max_iter; give one of them")
+        return _check_number(self.max_epochs, "max_epochs", low=1, integer=True)
+
+    def _rule(self) -> str:
+        """The update rule: ``optimizer``, or scikit-learn's ``solver`` ("adam"; "sgd" is SGD
+        with momentum, Nesterov's when ``nesterovs_momentum``, as in scikit-learn)."""
+        if self.solver is None:
+            name = self.optimizer
+            if not isinstance(name, str) or name.lower() not in RULES:
+                raise ValueError(f"optimizer: unknown {name!r}; valid names: {', '.join(sorted(RULES))}")
+            return name.lower()
+        if self.optimizer != "adam":
+            raise ValueError("solver: give scikit-learn's solver or proxnet's optimizer, not both")
+        if self.solver == "adam":
+            return "adam"
+        if self.solver == "sgd":
+            momentum = _check_number(self.momentum, "momentum", low=0, high=1, high_open=True)
+            return "sgd" if momentum == 0 else ("nesterov" if self.nesterovs_momentum else "momentum")
+        raise ValueError(f"solver: expected 'sgd' or 'adam' (proxnet has no 'lbfgs'), got {self.solver!r}")
 
     def _optimizer_spec(self):
-        lr = _check_number(self.learning_rate, "learning_rate", low=0, low_open=True)
-        name = self.optimizer
-        if not isinstance(name, str) or name.lower() not in RULES:
-            raise ValueError(f"optimizer: unknown {name!r}; valid names: {', '.join(sorted(RULES))}")
-        name = name.lower()
-        spec = {"kind": name, "lr": lr}
+        name = self._rule()
+        spec = {"kind": name, "lr": self._learning_rate_init()}
         if name in ("sgd", "momentum", "nesterov"):
             spec["momentum"] = _check_number(self.momentum, "momentum", low=0, high=1, high_open=True)
             if name == "nesterov" and spec["momentum"] == 0:
@@ -174,7 +247,8 @@ class _BaseMLP(BaseEstimator):
 
     def _check_params(self):
         """Validate every constructor parameter (scikit-learn validates in fit, not __init__)."""
-        for name in ("early_stopping", "warm_start", "regularize_biases", "verbose"):
+        for name in ("early_stopping", "warm_start", "regularize_biases", "verbose",
+                     "nesterovs_momentum"):
             value = getattr(self, name)
             if not isinstance(value, (bool, np.bool_)) and not (
                     name == "verbose" and isinstance(value, numbers.Integral) and value >= 0):
@@ -184,7 +258,7 @@ class _BaseMLP(BaseEstimator):
                                               and not isinstance(self.batch_size, bool)
                                               and self.batch_size >= 1)):
             raise ValueError(f"batch_size: expected 'auto' or a positive int, got {self.batch_size!r}")
-        _check_number(self.max_epochs, "max_epochs", low=1, integer=True)
+        self._max_iter()
         _check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
         _check_number(self.tol, "tol", low=0)
         _check_number(self.validation_fraction, "validation_fraction", low=0, high=1,
@@ -206,16 +280,9 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------------ the model
     def _build(self, n_features: int, n_outputs: int) -> Sequential:
         act_name = self._activation_name()
-        act = ACTIVATIONS.get_item(act_name)
         init = "he" if act_name in ("relu", "leaky_relu") else "xavier_uniform"
-        sizes = [n_features, *self._hidden_sizes(), n_outputs]
-        layers = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-            layers.append(Dense(a, b, init=init))
-            if i < len(sizes) - 2:
-                layers.append(act())
-                if self.dropout > 0:
-                    layers.append(Dropout(self.dropout))
+        layers = mlp_layers([n_features, *self._hidden_sizes(), n_outputs], activation=act_name,
+                            dropout=self.dropout, init=init)
         return Sequential(layers, loss=self._loss, optimizer=self._optimizer_spec(),
                           seed=np.random.default_rng([self._seed, 0]), dtype=self.dtype)
 
@@ -257,107 +324,88 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X, y, *, incremental: bool, classes=None):
         self._check_params()
-        fitted = hasattr(self, "model_")
-        first = not fitted or not (incremental or self.warm_start)
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
-        X, y = self._validate_train(X, y, reset=first)
-        targets, n_outputs = self._prepare_targets(y, first=first, incremental=incremental,
-                                                   classes=classes)
-        if first:
-            self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-            self.model_ = self._build(X.shape[1], n_outputs)
-            self._arch = self._architecture()
-            self.loss_curve_ = []
-            self.validation_scores_ = [] if self.early_stopping else None
-            self.history_ = History()
-        elif self._architecture() != self._arch:
-            raise ValueError(
-                "warm_start/partial_fit: hidden_layer_sizes, activation, dropout, dtype or "
-                "optimizer changed since the last fit (they fix the network); set "
-                "warm_start=False to train a new one")
-        model = self.model_
-        self._configure(model)
-        X = X.astype(model.dtype, copy=False)
-        if self._is_clf:
-            targets = targets.astype(np.intp, copy=False)
-        else:
-            targets = targets.astype(model.dtype, copy=False)
-
+        X, targets = self._prepare(X, y, incremental=incremental, classes=classes)
+        validation = None
         if self.early_stopping and not incremental:
             X, X_val, targets, y_val = self._split(X, targets)
             if X_val.shape[0] < 2:
                 raise ValueError("validation_fraction: the validation set has fewer than 2 "
                                  "samples; increase validation_fraction or the data")
             if self.validation_scores_ is None:
-                self.validation_scores_ = []
-        n = X.shape[0]
-        if self.batch_size == "auto":
-            batch_size = min(200, n)
-        else:
-            if self.batch_size > n:
-                warnings.warn(f"batch_size={self.batch_size} is larger than the {n} training "
-                              "samples; using full batches", UserWarning, stacklevel=3)
-            batch_size = min(int(self.batch_size), n)
-
-        epochs = 1 if incremental else int(self.max_epochs)
-        best_loss, best_score, best_params, no_improve = np.inf, -np.inf, None, 0
-        self.n_iter_ = 0
-        converged = incremental
-        for _ in range(epochs):
-            epoch = model.trainer.epochs_done
-            # One fit call per epoch, seeded by (seed, global epoch): shuffling and dropout
-            # masks depend only on the epoch number, so warm starts and partial_fit calls
-            # continue exactly where an uninterrupted run would be.
-            hist = model.fit(X, targets, epochs=1, batch_size=batch_size, shuffle=True,
-                             seed=np.random.default_rng([self._seed, 1, epoch]), verbose=False,
-                             eval_train=False, track_grad_norms=False, track_sparsity=False)
-            logs = hist.last()
-            loss = float(logs["loss"])
-            self.n_iter_ += 1
-            self.loss_curve_.append(loss)
-            msg = f"Iteration {self.n_iter_}, loss = {loss:.8f}"
-            if incremental:
-                self.history_.append(logs)
-                if self.verbose:
-                    print(msg)
-                break
-            if self.early_stopping:
-                score = self._val_score(X_val, y_val)
-                logs["val_score"] = score
-                self.validation_scores_.append(score)
-                msg += f", validation score = {score:.6f}"
-                no_improve = no_improve + 1 if score < best_score + self.tol else 0
-                if score > best_score:
-                    best_score = score
-                    best_params = {k: v.copy() for k, v in model.named_parameters()}
-            else:
-                no_improve = no_improve + 1 if loss > best_loss - self.tol else 0
-                best_loss = min(best_loss, loss)
-            self.history_.append(logs)
-            if self.verbose:
-                print(msg)
-            if no_improve > self.n_iter_no_change:
-                converged = True
-                if self.verbose:
-                    print(f"{'Validation score' if self.early_stopping else 'Training loss'} did not "
-                          f"improve more than tol={self.tol} for {self.n_iter_no_change} "
-                          "consecutive epochs. Stopping.")
-                break
-        if self.early_stopping and not incremental:
-            self.best_validation_score_ = best_score
-            self.best_loss_ = None
-            if best_params is not None:
-                model.set_parameters(best_params)
-        elif not incremental:
-            self.best_loss_ = best_loss
-            self.best_validation_score_ = None
+                self.validation_scores_, self.validation_loss_curve_ = [], []
+            validation = (X_val, y_val)
+        converged = self._train(X, targets, validation, incremental)
         if not converged:
-            warnings.warn(f"max_epochs={self.max_epochs} reached and the training "
+            name = "max_iter" if self.max_epochs is None else "max_epochs"
+            warnings.warn(f"{name}={self._max_iter()} reached and the training "
                           f"{'validation score' if self.early_stopping else 'loss'} has not "
                           "stopped improving", ConvergenceWarning, stacklevel=3)
         self._set_fitted_attributes()
         return self
+
+    def _prepare(self, X, y, *, incremental, classes):
+        """Checked inputs and targets in the model's dtype; builds the model on a first fit."""
+        first = not hasattr(self, "model_") or not (incremental or self.warm_start)
+        X, y = self._validate_train(X, y, reset=first)
+        targets, n_outputs = self._prepare_targets(y, first=first, incremental=incremental,
+                                                   classes=classes)
+        if first:
+            self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            self.model_ = self._build(X.shape[1], n_outputs)
+            self.model_.trainer.reseed(np.random.default_rng([self._seed, 1]))
+            self._arch = self._architecture()
+            self.loss_curve_ = []
+            self.validation_scores_ = [] if self.early_stopping else None
+            self.validation_loss_curve_ = [] if self.early_stopping else None
+            self.history_ = History()
+        elif self._architecture() != self._arch:
+            raise ValueError(
+                "warm_start/partial_fit: hidden_layer_sizes, activation, dropout, dtype or "
+                "optimizer changed since the last fit (they fix the network); set "
+                "warm_start=False to train a new one")
+        self._configure(self.model_)
+        X = X.astype(self.model_.dtype, copy=False)
+        dtype = np.intp if self._is_clf else self.model_.dtype
+        return X, targets.astype(dtype, copy=False)
+
+    def _batch_size(self, n: int) -> int:
+        if self.batch_size == "auto":
+            return min(200, n)
+        if self.batch_size > n:
+            warnings.warn(f"batch_size={self.batch_size} is larger than the {n} training "
+                          "samples; using full batches", UserWarning, stacklevel=5)
+        return min(int(self.batch_size), n)
+
+    def _train(self, X, targets, validation, incremental: bool) -> bool:
+        """One fit call of the model (one epoch for partial_fit), stopped by EarlyStopping on
+        the validation score or the training loss; returns whether it stopped (converged).
+        The model's random streams (shuffling, dropout) were seeded once when it was built:
+        warm starts and partial_fit calls continue them as one uninterrupted run would."""
+        callbacks = [_EpochRecord(self, validation)]
+        if not incremental:
+            stopper = EarlyStopping(monitor="val_score" if self.early_stopping else "loss",
+                                    mode="max" if self.early_stopping else "min", min_delta=self.tol,
+                                    patience=self.n_iter_no_change,
+                                    restore_best_weights=self.early_stopping)
+            callbacks.append(stopper)
+        self.n_iter_ = 0
+        hist = self.model_.fit(X, targets, epochs=1 if incremental else self._max_iter(),
+                               batch_size=self._batch_size(X.shape[0]), shuffle=True, verbose=False,
+                               eval_train=False, track_grad_norms=False, track_sparsity=False,
+                               callbacks=callbacks)
+        for k in range(len(hist)):
+            self.history_.append({key: values[k] for key, values in hist.history.items()})
+        if incremental:
+            return True
+        self.best_validation_score_ = stopper.best_value_ if self.early_stopping else None
+        self.best_loss_ = None if self.early_stopping else stopper.best_value_
+        if stopper.stopped_epoch_ is not None and self.verbose:
+            print(f"{'Validation score' if self.early_stopping else 'Training loss'} did not "
+                  f"improve more than tol={self.tol} for {self.n_iter_no_change} "
+                  "consecutive epochs. Stopping.")
+        return stopper.stopped_epoch_ is not None
 
     def _split(self, X, targets):
         """Hold out ``validation_fraction`` (stratified for classifiers where every class
@@ -426,16 +474,28 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     optimizer : str, default="adam"
         An update rule of :data:`proxnet.optim.RULES`: "adam", "adamw" (with its own
         decoupled weight decay 0.01), "sgd", "momentum", "nesterov", "rmsprop" (PyTorch
-        conventions). scikit-learn's ``solver="adam"`` is "adam"; its ``solver="sgd"``
-        (Nesterov momentum 0.9, constant rate) is "nesterov".
-    learning_rate : float, default=1e-3
+        conventions).
+    solver : None, "sgd" or "adam", default=None
+        scikit-learn's name, with its meaning: "adam" is optimizer "adam"; "sgd" is SGD with
+        ``momentum`` (Nesterov's when ``nesterovs_momentum``, scikit-learn's default), i.e.
+        optimizer "nesterov" / "momentum" ("sgd" when momentum is 0). Give ``solver`` or a
+        non-default ``optimizer``, not both; "lbfgs" is not available.
+    learning_rate : "constant", default="constant"
+        scikit-learn's schedule name; only "constant" is supported. A number here is read
+        as ``learning_rate_init`` (proxnet 0.1's spelling).
+    learning_rate_init : float, default=1e-3
+        The learning rate (constant over training).
     momentum : float in [0, 1), default=0.9
         For "sgd", "momentum" and "nesterov" only; "sgd" with ``momentum > 0`` is
         heavy-ball momentum (as PyTorch's SGD), ``momentum=0`` plain SGD.
+    nesterovs_momentum : bool, default=True
+        With ``solver="sgd"``: Nesterov's momentum (scikit-learn's meaning).
     batch_size : "auto" or int, default="auto"
         "auto" is min(200, n_samples); larger ints are clipped to n_samples with a warning.
-    max_epochs : int, default=200
-        Epochs (passes over the training set) per ``fit`` call.
+    max_iter : int, default=200
+        Epochs (passes over the training set) per ``fit`` call, as scikit-learn's.
+    max_epochs : int or None, default=None
+        An alias of ``max_iter`` (proxnet 0.1's name); give one of them.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified) and stop when
         the validation accuracy has not improved by ``tol`` for more than
@@ -446,7 +506,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     tol : float, default=1e-4
         Without early stopping, training stops when the training loss (``loss_curve_``) has
         not decreased by ``tol`` for more than ``n_iter_no_change`` epochs, as in
-        scikit-learn; set ``n_iter_no_change >= max_epochs`` to always run ``max_epochs``.
+        scikit-learn; set ``n_iter_no_change >= max_iter`` to always run ``max_iter``.
     random_state : int, RandomState or None, default=None
         Fixes the initial weights, the shuffling and dropout masks of every epoch, and
         the validation split.
@@ -456,8 +516,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Precision of the weights and of the training arithmetic.
     warm_start : bool, default=False
         ``fit`` continues from the current weights **and optimizer state** (Adam moments,
-        momentum buffers, step counts); ``max_epochs`` more epochs. The regularizer,
-        ``alpha``, ``mode`` and ``learning_rate`` may change between calls; the
+        momentum buffers, step counts); ``max_iter`` more epochs. The regularizer,
+        ``alpha``, ``mode`` and ``learning_rate_init`` may change between calls; the
         architecture may not.
 
     Attributes
@@ -472,6 +532,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         epoch, across warm starts and ``partial_fit`` calls.
     validation_scores_ : list of float or None
         Validation accuracy per epoch with ``early_stopping``, else None.
+    validation_loss_curve_ : list of float or None
+        Loss (data + regularization) on the held-out validation data per epoch with
+        ``early_stopping``, beside ``loss_curve_``; else None.
     best_loss_, best_validation_score_ : float or None
     n_iter_ : int
         Epochs run by the last ``fit`` (1 after ``partial_fit``).
@@ -494,6 +557,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     _multi_output = False
 
     def _prepare_targets(self, y, *, first, incremental, classes):
+        _check_label_types(y)
+        if classes is not None:
+            _check_label_types(classes)
         check_classification_targets(y)
         if type_of_target(y) not in ("binary", "multiclass"):
             raise ValueError(f"y: expected binary or multiclass labels, got {type_of_target(y)!r}")

@@ -48,3 +48,15 @@ def test_cli_gradcheck_exits_nonzero_on_failure(monkeypatch):
     monkeypatch.setattr(gradcheck, "check_all", fake)
     res = CliRunner().invoke(main, ["gradcheck"])
     assert res.exit_code == 1 and "FAIL" in res.output
+
+
+def test_a_registered_layer_without_an_example_fails_instead_of_being_skipped(monkeypatch):
+    from proxnet.layers import LAYERS, Layer
+
+    class Unchecked(Layer):
+        pass
+
+    monkeypatch.setitem(LAYERS, "unchecked", Unchecked)
+    rows = gradcheck.check_all()
+    failed = [r for r in rows if not r["passed"]]
+    assert [r["name"] for r in failed] == ["Unchecked (no example in gradcheck._layer_examples)"]

@@ -1,4 +1,6 @@
 """Sequential: whole-model gradient checks, training, determinism, divergence, validation."""
+import re
+
 import numpy as np
 import pytest
 
@@ -23,7 +25,7 @@ def test_whole_network_gradcheck_two_hidden_l1_l2_dropout(rng):
     """Two hidden layers, L1 + L2 (weights and a bias) and dropout with a fixed mask seed."""
     model = Sequential([Dense(6, 8, weight_regularizer=L1(1e-2), bias_regularizer=L2(1e-2)), Tanh(),
                         Dropout(0.3), Dense(8, 7), Sigmoid(), Dropout(0.2), Dense(7, 4)],
-                       weight_regularizer=L2(3e-2), seed=1, dtype="float64")
+                       weight_regularizer=L2(3e-2), seed=2, dtype="float64")
     X = rng.normal(size=(10, 6))
     y = rng.integers(0, 4, 10)
     errs = check_model(model, X, y, seed=5)
@@ -215,3 +217,63 @@ def test_progress_bar_can_be_turned_on_and_off(rng, capsys):
     assert "fit" in err and "3/3" in err
     _mlp().fit(X, y, epochs=3, batch_size=10, seed=0, verbose=False)
     assert capsys.readouterr().err == ""
+
+
+def test_a_blow_up_on_the_very_last_step_is_caught_and_the_last_good_weights_kept(rng):
+    X, y = _blobs(rng)
+    model = Sequential([Dense(5, 16), ReLU(), Dense(16, 3)], seed=0, optimizer={"kind": "sgd", "lr": 1e30})
+    before = {k: v.copy() for k, v in model.named_parameters()}
+    expected = model.predict(X)
+    with np.errstate(all="ignore"):
+        with pytest.raises(TrainingDivergedError, match="parameters or the outputs are NaN or inf") as info:
+            model.fit(X, y, epochs=1, batch_size=None, seed=0, verbose=False)   # one full-batch step
+    assert (info.value.epoch, info.value.step) == (0, 0)
+    for name, value in model.named_parameters():
+        np.testing.assert_array_equal(value, before[name])
+    np.testing.assert_array_equal(model.predict(X), expected)
+    assert np.isfinite(model.evaluate(X, y)["loss"])
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("epochs", "2", "epochs: expected an integer >= 0, got '2' (str)"),
+    ("epochs", 1.7, "epochs: expected an integer >= 0, got 1.7 (float)"),
+    ("epochs", 2.0, "epochs: expected an integer >= 0, got 2.0 (float)"),
+    ("epochs", True, "epochs: expected an integer >= 0, got True (bool)"),
+    ("epochs", float("nan"), "epochs: expected an integer >= 0, got nan (float)"),
+    ("epochs", -1, "epochs: expected an integer >= 0, got -1"),
+    ("batch_size", 8.0, "batch_size: expected an integer >= 1, got 8.0 (float)"),
+    ("batch_size", np.True_, "batch_size: expected an integer >= 1"),
+    ("batch_size", 0, "batch_size: expected an integer >= 1, got 0"),
+])
+def test_counts_are_integers_and_errors_name_the_argument(rng, name, value, message):
+    X, y = _blobs(rng, 20)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _mlp().fit(X, y, verbose=False, **{name: value})
+    _mlp().fit(X, y, epochs=np.int64(1), batch_size=np.int32(8), verbose=False)   # NumPy ints are fine
+
+
+def test_complex_and_non_numeric_inputs_are_refused(rng):
+    X, y = _blobs(rng, 20)
+    model = _mlp()
+    with pytest.raises(ValueError, match=r"X: expected real numbers, got complex values"):
+        model.fit(X + 1j, y, verbose=False)
+    with pytest.raises(ValueError, match=r"validation_data\[0\]: expected real numbers"):
+        model.fit(X, y, validation_data=(X * 1j, y), verbose=False)
+    with pytest.raises(ValueError, match="X: expected a numeric array"):
+        model.predict(X.astype(str))
+    reg = Sequential([Dense(5, 1)], loss="mse", seed=0)
+    with pytest.raises(ValueError, match="y: expected real numbers, got complex"):
+        reg.fit(X, y.astype(complex)[:, None], verbose=False)
+
+
+def test_weighted_layers_are_seeded_by_their_index_among_weighted_layers():
+    from proxnet.architectures import mlp
+    plain = mlp([6, 8, 8, 3], seed=4)
+    dropped = mlp([6, 8, 8, 3], dropout=0.3, seed=4)
+    other_activation = mlp([6, 8, 8, 3], activation="tanh", seed=4)
+    dense = [[layer.params["W"] for layer in m.layers if layer.params] for m in (plain, dropped, other_activation)]
+    assert len(dense[0]) == 3 and len(plain.layers) < len(dropped.layers)
+    for a, b, c in zip(*dense):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    assert not np.array_equal(dense[0][0], mlp([6, 8, 8, 3], seed=5).layers[0].params["W"])

@@ -584,3 +584,56 @@ def test_benchmark_runs_in_short_form(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert re.search(r"proxnet +0\.\d{4} ± 0\.\d{4} +\d+\.\d{3} ± \d\.\d{3}", out), out
     assert "scikit-learn" in out and "fit-time ratio" in out
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.array(["a", 1, "a", 1, 2, "b"] * 4, dtype=object), "uniformly strings or numbers"),
+    (np.array([None, "a", "a", None, "b", "b"] * 4, dtype=object), "Unknown label type"),
+    (np.array([None, 1, None, 1, 0, 0] * 4, dtype=object), "Unknown label type"),
+    ([None] * 24, "Unknown label type"),
+])
+def test_mixed_or_none_labels_get_scikit_learns_own_message(labels, message):
+    X = np.random.default_rng(0).normal(size=(24, 3))
+    with pytest.raises(ValueError, match=message):
+        MLPClassifier((4,), max_epochs=2).fit(X, labels)
+    with pytest.raises(ValueError, match=message):
+        MLPClassifier((4,)).partial_fit(X, labels, classes=np.unique(np.asarray(labels).astype(str)))
+
+
+def test_scikit_learns_own_parameter_names_work_unchanged():
+    X, y = _blobs()
+    with warnings.catch_warnings():
+        _quiet()
+        sk_names = MLPClassifier(max_iter=50, learning_rate_init=1e-3, solver="adam", early_stopping=True,
+                                 random_state=0).fit(X, y)
+        ours = MLPClassifier(max_epochs=50, learning_rate=1e-3, optimizer="adam", early_stopping=True,
+                             random_state=0).fit(X, y)
+    assert [c.tobytes() for c in sk_names.coefs_] == [c.tobytes() for c in ours.coefs_]
+    assert len(sk_names.validation_loss_curve_) == len(sk_names.validation_scores_) == sk_names.n_iter_
+    assert len(sk_names.loss_curve_) == sk_names.n_iter_
+    assert all(np.isfinite(sk_names.validation_loss_curve_))
+
+
+def test_solver_sgd_means_nesterov_momentum_as_in_scikit_learn():
+    X, y = _blobs()
+    with warnings.catch_warnings():
+        _quiet()
+        a = MLPClassifier((8,), solver="sgd", momentum=0.9, max_iter=5, random_state=0).fit(X, y)
+        b = MLPClassifier((8,), optimizer="nesterov", momentum=0.9, max_iter=5, random_state=0).fit(X, y)
+        c = MLPClassifier((8,), solver="sgd", nesterovs_momentum=False, max_iter=5, random_state=0).fit(X, y)
+    assert a.model_.optimizer.rule.name == "nesterov" and c.model_.optimizer.rule.name == "momentum"
+    assert [w.tobytes() for w in a.coefs_] == [w.tobytes() for w in b.coefs_]
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"solver": "lbfgs"}, "proxnet has no 'lbfgs'"),
+    ({"solver": "adam", "optimizer": "rmsprop"}, "solver: give scikit-learn's solver or proxnet's optimizer"),
+    ({"max_iter": 10, "max_epochs": 10}, "max_epochs: an alias of max_iter"),
+    ({"learning_rate": "invscaling"}, "only scikit-learn's 'constant' schedule"),
+    ({"learning_rate": 0.1, "learning_rate_init": 0.01}, "not both"),
+    ({"nesterovs_momentum": "yes"}, "nesterovs_momentum: expected True or False"),
+])
+def test_name_conflicts_and_unsupported_values_are_refused(params, message):
+    X, y = _blobs()
+    with pytest.raises(ValueError, match=re.escape(message)):
+        MLPClassifier((4,), **params).fit(X, y)

@@ -12,7 +12,19 @@ from ..backend import as_generator, resolve_dtype
 from ..validation import check_positive
 
 __all__ = ["make_spiral", "make_circles", "make_xor", "make_blobs", "make_curve",
-           "make_linear", "make_quadratic"]
+           "make_linear", "make_quadratic", "make_fixed6", "SPIRAL_VARIANTS", "NOISE_KINDS"]
+
+SPIRAL_VARIANTS = {"cs231n": 1.0, "nnfs": 2.5}
+"""Spiral variant -> factor on the angle: CS231n draws ``(r sin t, r cos t)``, nnfs'
+``spiral_data`` ``(r sin 2.5t, r cos 2.5t)``."""
+
+NOISE_KINDS = ("uniform", "hundredths")
+"""Noise of :func:`make_curve`: ``"uniform"`` in ``±noise``; ``"hundredths"``: ``k / 100``
+with ``k`` a uniform integer in ``[-100 noise, 100 noise - 1]``."""
+
+FIXED6_X = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+FIXED6_Y = (0.5, 0.7, 0.9, 0.9, 1.5, 1.5)
+"""The six fixed points of the classic few-point curve-fitting exercise."""
 
 
 def _count(n, name, minimum=1):
@@ -21,12 +33,18 @@ def _count(n, name, minimum=1):
     return int(n)
 
 
-def make_spiral(n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2, *, seed=0,
-                dtype="float32"):
-    """The spiral problem of CS231n: ``n_classes`` interleaved arms in the unit disc.
+def make_spiral(n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2, *,
+                variant: str = "cs231n", seed=0, dtype="float32"):
+    """The spiral problem of CS231n (or nnfs): ``n_classes`` interleaved arms in the unit disc.
 
     For class ``k`` and ``i = 0..N-1``: ``r = linspace(0, 1, N)``,
-    ``t = linspace(4k, 4(k+1), N) + noise * randn(N)``, ``x = (r sin t, r cos t)``.
+    ``t = linspace(4k, 4(k+1), N) + noise * randn(N)``, ``x = (r sin t, r cos t)``
+    (CS231n) or ``x = (r sin 2.5t, r cos 2.5t)`` (nnfs' ``spiral_data``, which winds each arm
+    2.5 times as far; its noise is 0.2 too).
+
+    nnfs draws its noise from NumPy's global state (``np.random.randn``); here it comes from
+    a seeded Generator, so the points differ from nnfs' draw by draw but have the same
+    distribution.
 
     Parameters
     ----------
@@ -35,7 +53,9 @@ def make_spiral(n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2, 
     n_classes : int
         Number of arms ``K``.
     noise : float
-        Standard deviation of the Gaussian noise added to the angle (CS231n uses 0.2).
+        Standard deviation of the Gaussian noise added to ``t`` (CS231n and nnfs use 0.2).
+    variant : {"cs231n", "nnfs"}
+        The angle factor, see :data:`SPIRAL_VARIANTS`.
     seed : int or np.random.Generator
     dtype : {"float32", "float64"}
 
@@ -59,10 +79,13 @@ def make_spiral(n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2, 
     n = _count(n_per_class, "n_per_class")
     k = _count(n_classes, "n_classes")
     noise = check_positive(noise, "noise", allow_zero=True)
+    if not isinstance(variant, str) or variant not in SPIRAL_VARIANTS:
+        raise ValueError(f"variant: expected one of {', '.join(map(repr, SPIRAL_VARIANTS))}, "
+                         f"got {variant!r}")
     rng = as_generator(seed)
     r = np.linspace(0.0, 1.0, n)
     t = np.linspace(4.0 * np.arange(k), 4.0 * np.arange(1, k + 1), n, axis=1)
-    t = t + rng.standard_normal((k, n)) * noise
+    t = (t + rng.standard_normal((k, n)) * noise) * SPIRAL_VARIANTS[variant]
     X = np.stack([r * np.sin(t), r * np.cos(t)], axis=-1).reshape(k * n, 2)
     y = np.repeat(np.arange(k, dtype=np.int64), n)
     return X.astype(resolve_dtype(dtype)), y
@@ -198,7 +221,8 @@ def make_blobs(n_samples: int = 500, noise: float = 0.0, *, seed=0, dtype="float
     return X.astype(resolve_dtype(dtype)), y
 
 
-def make_curve(f, n: int, x_range=(0.0, 1.0), noise: float = 0.0, *, seed=0, dtype="float32"):
+def make_curve(f, n: int, x_range=(0.0, 1.0), noise: float = 0.0, *,
+               noise_kind: str = "uniform", seed=0, dtype="float32"):
     """Samples of ``y = f(x) + u`` at ``n`` equally spaced ``x``, ``u`` uniform in ``±noise``.
 
     Parameters
@@ -209,7 +233,11 @@ def make_curve(f, n: int, x_range=(0.0, 1.0), noise: float = 0.0, *, seed=0, dty
         Number of points, ``x = linspace(*x_range, n)`` (both ends included).
     x_range : (float, float)
     noise : float
-        Half-width of the uniform noise.
+        Half-width of the noise.
+    noise_kind : {"uniform", "hundredths"}
+        ``"uniform"``: ``u`` uniform in ``[-noise, noise)``. ``"hundredths"``: ``u = k/100``
+        with ``k`` a uniform integer in ``[-100 noise, 100 noise - 1]``; ``noise`` must then
+        be a multiple of 0.01 (the course's 0.1 gives ``k`` in -10..9; 0 gives no noise).
     seed : int or np.random.Generator
     dtype : {"float32", "float64"}
 
@@ -231,9 +259,22 @@ def make_curve(f, n: int, x_range=(0.0, 1.0), noise: float = 0.0, *, seed=0, dty
         raise ValueError(f"x_range: expected finite (low, high) with low < high, got {x_range!r}")
     rng = as_generator(seed)
     x = np.linspace(lo, hi, n)
-    y = np.asarray(f(x), dtype=np.float64) + rng.uniform(-noise, noise, n)
+    y = np.asarray(f(x), dtype=np.float64) + _noise(noise, noise_kind, n, rng)
     dt = resolve_dtype(dtype)
     return x.reshape(n, 1).astype(dt), y.reshape(n, 1).astype(dt)
+
+
+def _noise(noise, kind, n, rng):
+    if kind == "uniform":
+        return rng.uniform(-noise, noise, n)
+    if kind == "hundredths":
+        m = round(100 * noise)
+        if abs(100 * noise - m) > 1e-9:
+            raise ValueError(f"noise: noise_kind 'hundredths' needs a multiple of 0.01, got "
+                             f"{noise!r}")
+        return rng.integers(-m, m, n) / 100.0 if m else np.zeros(n)
+    raise ValueError(f"noise_kind: expected one of {', '.join(map(repr, NOISE_KINDS))}, got "
+                     f"{kind!r}")
 
 
 def make_linear(n: int = 6, noise: float = 0.2, *, x_range=(0.0, 1.0), seed=0,
@@ -259,11 +300,13 @@ def make_linear(n: int = 6, noise: float = 0.2, *, x_range=(0.0, 1.0), seed=0,
     return make_curve(lambda x: x + 0.5, n, x_range, noise, seed=seed, dtype=dtype)
 
 
-def make_quadratic(n: int = 100, noise: float = 0.1, *, x_range=(0.0, 1.0), seed=0,
-                   dtype="float32"):
-    """``y = x**2`` plus uniform noise in ``±noise`` at ``n`` equally spaced points.
+def make_quadratic(n: int = 100, noise: float = 0.1, *, x_range=(0.0, 1.0),
+                   noise_kind: str = "uniform", seed=0, dtype="float32"):
+    """``y = x**2`` plus noise (uniform in ``±noise``, or hundredths, see :func:`make_curve`)
+    at ``n`` equally spaced points.
 
-    Train on ``x_range=(0, 1)`` and test extrapolation on ``x_range=(1, 2)``.
+    Train on ``x_range=(0, 1)`` and test extrapolation on ``x_range=(1, 2)``. The course
+    version is ``noise_kind="hundredths"`` with ``noise=0.1``: ``k/100``, ``k`` in -10..9.
 
     Returns
     -------
@@ -278,5 +321,28 @@ def make_quadratic(n: int = 100, noise: float = 0.1, *, x_range=(0.0, 1.0), seed
     >>> X_test, y_test = make_quadratic(x_range=(1.0, 2.0), seed=1)
     >>> print(X_test[0, 0], X_test[-1, 0])
     1.0 2.0
+    >>> _, y = make_quadratic(5, noise_kind="hundredths", dtype="float64", seed=0)
+    >>> print(np.round(100 * (y.ravel() - np.linspace(0, 1, 5) ** 2)))
+    [ 7.  2.  0. -5. -4.]
     """
-    return make_curve(np.square, n, x_range, noise, seed=seed, dtype=dtype)
+    return make_curve(np.square, n, x_range, noise, noise_kind=noise_kind, seed=seed,
+                      dtype=dtype)
+
+
+def make_fixed6(dtype="float32"):
+    """The six fixed points of the classic few-point fit: ``X = [0, .2, .4, .6, .8, 1]``,
+    ``Y = [.5, .7, .9, .9, 1.5, 1.5]``.
+
+    Returns
+    -------
+    X : ndarray of shape (6, 1), ``dtype``
+    y : ndarray of shape (6, 1), ``dtype``
+
+    Examples
+    --------
+    >>> X, y = make_fixed6()
+    >>> print(X.ravel(), y.ravel())
+    [0.  0.2 0.4 0.6 0.8 1. ] [0.5 0.7 0.9 0.9 1.5 1.5]
+    """
+    dt = resolve_dtype(dtype)
+    return (np.array(FIXED6_X, dt).reshape(6, 1), np.array(FIXED6_Y, dt).reshape(6, 1))

@@ -20,7 +20,8 @@ import numpy as np
 from ..backend import resolve_dtype
 from .download import (DATA_ENV, ChecksumError, DatasetNotFoundError, default_cache_dir,
                        download_file)
-from .idx import parse_idx, read_bytes
+from .idx import read_idx
+from .limits import MAX_BYTES
 
 FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -45,6 +46,12 @@ IDX_DATASETS = {
             "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
             "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
         },
+        "sizes": {
+            "train-images-idx3-ubyte.gz": 9912422,
+            "train-labels-idx1-ubyte.gz": 28881,
+            "t10k-images-idx3-ubyte.gz": 1648877,
+            "t10k-labels-idx1-ubyte.gz": 4542,
+        },
         "classes": tuple(str(d) for d in range(10)),
     },
     "fashion-mnist": {
@@ -57,11 +64,18 @@ IDX_DATASETS = {
             "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
             "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
         },
+        "sizes": {
+            "train-images-idx3-ubyte.gz": 26421880,
+            "train-labels-idx1-ubyte.gz": 29515,
+            "t10k-images-idx3-ubyte.gz": 4422102,
+            "t10k-labels-idx1-ubyte.gz": 5148,
+        },
         "classes": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                     "Sneaker", "Bag", "Ankle boot"),
     },
 }
-"""Per dataset: folder names, download mirrors, published MD5 of the ``.gz`` files, classes."""
+"""Per dataset: folder names, download mirrors, published MD5 and size of the ``.gz`` files,
+classes."""
 
 
 def _spec(name):
@@ -98,19 +112,41 @@ def _search_dirs(name, data_dir):
     return dirs
 
 
-def _find(base, dirs):
-    for d in dirs:
-        for fname in _variants(base):
-            p = d / fname
-            if p.is_file():
-                return p
+def _find(base, folder):
+    for fname in _variants(base):
+        p = folder / fname
+        if p.is_file():
+            return p
     return None
+
+
+def _pick_folder(name, split, dirs, cache_sub):
+    """The one folder a split's files come from: ``(folder, [images or None, labels or
+    None])``, the first folder (in lookup order) holding either file; ``(cache_sub, [None,
+    None])`` when none does. A data folder holding one file of the pair is an error: images
+    and labels are never taken from different folders."""
+    for folder, origin in dirs + [(cache_sub, "download cache")]:
+        found = [_find(base, folder) for base in FILES[split]]
+        if all(found) or (any(found) and folder == cache_sub):
+            return folder, found
+        if any(found):
+            have, miss = (FILES[split][0], FILES[split][1]) if found[0] else (
+                FILES[split][1], FILES[split][0])
+            raise DatasetNotFoundError(
+                f"{_spec(name)['title']} {split} files: {folder} ({origin}) holds {have} but "
+                f"not {miss}; the images and labels of one split must come from the same "
+                f"folder: put {miss}.gz beside it (or remove {have})")
+    return cache_sub, [None, None]
 
 
 def locate_files(name: str = "mnist", split: str = "train", data_dir=None, *,
                  download: bool = True, cache_dir=None, mirrors=None, checksums=None,
                  timeout: float = 30.0) -> tuple[Path, Path]:
     """Return the paths of the images and labels files of one split, downloading if needed.
+
+    Both files always come from one folder: the first folder in lookup order (``data_dir``
+    or ``$PROXNET_DATA``, then the cache) that holds either of them. A data folder holding
+    only one of the two is an error; in the cache, the missing one is downloaded beside it.
 
     Parameters
     ----------
@@ -124,12 +160,14 @@ def locate_files(name: str = "mnist", split: str = "train", data_dir=None, *,
     cache_dir : str or PathLike, optional
         Download cache (default :func:`default_cache_dir`); files go to ``cache_dir/<name>/``.
     mirrors : sequence of str, optional
-        Base URLs tried in order (default: the public mirrors of the dataset).
+        ``http(s)`` base URLs tried in order (default: the public mirrors of the dataset).
     checksums : dict, optional
         ``{"train-images-idx3-ubyte.gz": md5, ...}`` overriding the published MD5s (tests
-        serving synthetic files use this).
+        serving synthetic files use this); a file whose MD5 is overridden is not held to its
+        published size either.
     timeout : float
-        Seconds per connection attempt.
+        Seconds to connect, and the longest silence while receiving; each file also has an
+        overall deadline, a minimum rate and a size cap (see :func:`download_file`).
 
     Returns
     -------
@@ -138,7 +176,8 @@ def locate_files(name: str = "mnist", split: str = "train", data_dir=None, *,
     Raises
     ------
     DatasetNotFoundError
-        Files not on disk and not downloadable; the message lists folders and file names.
+        Files not on disk and not downloadable, or only one of the pair in a data folder; the
+        message lists folders and file names.
     ChecksumError
         A download did not match its checksum (nothing is kept).
     """
@@ -147,32 +186,34 @@ def locate_files(name: str = "mnist", split: str = "train", data_dir=None, *,
     dirs = _search_dirs(name, data_dir)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     cache_sub = cache / name
-    dirs_all = dirs + [(cache_sub, "download cache")]
-    paths, missing = [], []
-    for base in FILES[split]:
-        p = _find(base, [d for d, _ in dirs_all])
-        paths.append(p)
-        if p is None:
-            missing.append(base)
+    folder, paths = _pick_folder(name, split, dirs, cache_sub)
+    missing = [base for base, p in zip(FILES[split], paths) if p is None]
     if not missing:
         return tuple(paths)
     failure = ""
     if download:
-        md5 = dict(spec["md5"])
-        md5.update(checksums or {})
-        mirror_list = tuple(mirrors) if mirrors is not None else spec["mirrors"]
         try:
-            for i, base in enumerate(FILES[split]):
-                if paths[i] is None:
-                    paths[i] = download_file(base + ".gz", cache_sub, mirror_list,
-                                             md5=md5.get(base + ".gz"), timeout=timeout)
-            return tuple(paths)
+            return _download_missing(spec, split, paths, cache_sub, mirrors, checksums,
+                                     timeout)
         except ChecksumError:
             raise
         except ConnectionError as exc:
             failure = f"\nDownloading failed:\n{exc}"
     raise DatasetNotFoundError(_not_found_message(name, split, missing, dirs, cache_sub)
                                + (failure or "\n(download=False: no download was tried)"))
+
+
+def _download_missing(spec, split, paths, cache_sub, mirrors, checksums, timeout):
+    md5 = dict(spec["md5"], **(checksums or {}))
+    mirror_list = tuple(mirrors) if mirrors is not None else spec["mirrors"]
+    paths = list(paths)
+    for i, base in enumerate(FILES[split]):
+        if paths[i] is None:
+            fname = base + ".gz"
+            size = None if fname in (checksums or {}) else spec["sizes"].get(fname)
+            paths[i] = download_file(fname, cache_sub, mirror_list, md5=md5.get(fname),
+                                     size=size, timeout=timeout)
+    return tuple(paths)
 
 
 def _not_found_message(name, split, missing, dirs, cache_sub):
@@ -194,7 +235,8 @@ def _not_found_message(name, split, missing, dirs, cache_sub):
     return "\n".join(lines)
 
 
-def load_idx_pair(images_path, labels_path, *, image_shape=(28, 28), n_classes=10):
+def load_idx_pair(images_path, labels_path, *, image_shape=(28, 28), n_classes=10,
+                  max_bytes=MAX_BYTES):
     """Read and cross-check an images file and its labels file.
 
     Parameters
@@ -205,22 +247,24 @@ def load_idx_pair(images_path, labels_path, *, image_shape=(28, 28), n_classes=1
         Expected (rows, cols).
     n_classes : int
         Labels must lie in ``[0, n_classes)``.
+    max_bytes : int
+        Largest payload accepted per file (see :func:`~proxnet.data.idx.read_idx`).
 
     Returns
     -------
-    images : ndarray of shape (N, rows, cols), uint8, read-only
+    images : ndarray of shape (N, rows, cols), uint8
     labels : ndarray of shape (N,), int64
 
     Raises
     ------
     ValueError
-        Wrong magic, dimensions, truncated payload, count mismatch, or labels out of range;
-        the message names the file.
+        Wrong magic, dimensions, truncated payload, data past the declared size, count
+        mismatch, or labels out of range; the message names the file.
     """
-    images = parse_idx(read_bytes(images_path), str(images_path), expected_magic=IMAGE_MAGIC,
-                       expected_shape=(None, *image_shape))
+    images = read_idx(images_path, expected_magic=IMAGE_MAGIC,
+                      expected_shape=(None, *image_shape), max_bytes=max_bytes)
     n = images.shape[0]
-    labels = parse_idx(read_bytes(labels_path), str(labels_path), expected_magic=LABEL_MAGIC)
+    labels = read_idx(labels_path, expected_magic=LABEL_MAGIC, max_bytes=max_bytes)
     if labels.shape[0] != n:
         raise ValueError(f"{labels_path}: {labels.shape[0]} labels, expected {n} (one per image "
                          f"of {images_path})")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..backend import as_generator, spawn
+from ..display import table_html
 
 SUBSETS = ("full", "validation", "first", "stratified")
 """Valid ``subset`` names (``"standard"`` is accepted as an alias of ``"full"``)."""
@@ -115,6 +116,20 @@ class Splits:
         """
         return (self.X_train, self.y_train), (self.X_val, self.y_val), (self.X_test, self.y_test)
 
+    def _repr_html_(self) -> str:
+        rows = []
+        for split in ("train", "val", "test"):
+            X, y = getattr(self, f"X_{split}"), getattr(self, f"y_{split}")
+            if X is None:
+                continue
+            counts = (", ".join(str(int(c)) for c in np.bincount(y, minlength=self.n_classes))
+                      if self.task == "classification" and y.ndim == 1 else "–")
+            rows.append([split, f"{X.shape[0]:,}", str(tuple(X.shape[1:])), str(X.dtype), counts])
+        what = (f"{self.n_classes} classes" if self.task == "classification" else "regression")
+        return table_html(["split", "samples", "sample shape", "dtype", "per class"], rows,
+                          title=f"Splits {self.name!r}: {what}",
+                          caption=", ".join(f"{k}={v}" for k, v in self.meta.items() if k != "files"))
+
     def __repr__(self):
         parts = [f"Splits({self.name!r}", f"train={tuple(self.X_train.shape)}"]
         if self.X_val is not None:
@@ -174,11 +189,21 @@ def stratified_split(y, test_size, rng):
     """
     y = np.asarray(y)
     n = y.shape[0]
-    n_test = _count(test_size, n, "test_size")
+    n_test = test_count(test_size, n)
     test_idx = stratified_indices(y, n_test, rng)
     mask = np.ones(n, bool)
     mask[test_idx] = False
     return np.flatnonzero(mask), test_idx
+
+
+def test_count(test_size, n: int) -> int:
+    """The number of test samples ``test_size`` (fraction or count) takes from ``n``; both
+    the test and the training part must keep at least one sample."""
+    n_test = _count(test_size, n, "test_size")
+    if not 1 <= n_test <= n - 1:
+        raise ValueError(f"test_size: {test_size!r} of {n} samples leaves {n_test} test and "
+                         f"{n - n_test} training samples; both must be at least 1")
+    return n_test
 
 
 def _count(size, n, name):
@@ -298,7 +323,7 @@ def standardize(X_train, *others, mode="global", eps=1e-8):
     stats : dict
         ``{"mode", "mean", "std"}`` (floats for global, arrays of the sample shape for feature).
     """
-    if mode is True:
+    if isinstance(mode, (bool, np.bool_)) and mode:
         mode = "global"
     if mode not in ("global", "feature"):
         raise ValueError(f"standardize: expected one of {STANDARDIZE}, got {mode!r}")

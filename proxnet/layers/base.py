@@ -186,6 +186,11 @@ class Layer:
     def n_params(self) -> int:
         return int(sum(v.size for v in self.params.values()))
 
+    def describe(self) -> str:
+        """A short description for summaries: the class and its settings."""
+        cfg = ", ".join(f"{k}={v}" for k, v in self.get_config().items() if v is not None)
+        return f"{type(self).__name__}({cfg})" if cfg else type(self).__name__
+
     def __repr__(self):
         cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({cfg})"

@@ -131,6 +131,12 @@ class Conv2D(Layer):
             self.grads["b"] = db
         return dx
 
+    def describe(self):
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        return (f"Conv2D {self.in_channels}→{self.out_channels}, {kh}×{kw}"
+                + (f", stride {sh}×{sw}" if (sh, sw) != (1, 1) else "")
+                + (f", pad {ph}×{pw}" if (ph, pw) != (0, 0) else ""))
+
     def astype(self, dtype):
         self._clear_scratch()
         return super().astype(dtype)

@@ -76,6 +76,9 @@ class Dense(Layer):
     def output_shape(self, input_shape):
         return (self.out_features,)
 
+    def describe(self):
+        return f"Dense {self.in_features}→{self.out_features}" + ("" if self.bias else ", no bias")
+
     def get_config(self):
         cfg = {"in_features": self.in_features, "out_features": self.out_features,
                "init": self.init, "bias": self.bias}

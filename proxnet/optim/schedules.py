@@ -22,7 +22,7 @@ from __future__ import annotations
 import inspect
 import math
 
-from ..registry import Registry
+from ..registry import Configured, Registry
 from .rules import check_nonnegative, check_positive
 
 __all__ = ["Schedule", "Constant", "ExponentialDecay", "StepDecay", "CosineAnnealing",
@@ -46,7 +46,7 @@ def _check_int(v, name) -> int:
     return int(v)
 
 
-class Schedule:
+class Schedule(Configured):
     """Base class: ``schedule(epoch) -> float`` factor of the base learning rate."""
 
     name = "schedule"
@@ -57,21 +57,6 @@ class Schedule:
     def factor(self, epoch: int) -> float:
         raise NotImplementedError
 
-    def get_config(self) -> dict:
-        return {}
-
-    def to_dict(self) -> dict:
-        return {"kind": self.name, **self.get_config()}
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.to_dict() == other.to_dict()
-
-    def __hash__(self):
-        return hash(tuple(sorted(self.to_dict().items())))
-
-    def __repr__(self):
-        cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({cfg})"
 
 
 @SCHEDULES.register("constant")

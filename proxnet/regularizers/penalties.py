@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import Registry
+from ..registry import Configured, Registry
 from . import prox as P
 
 MODES = ("penalty", "prox")
 REGULARIZERS = Registry("regularizer")
 
 
-class Regularizer:
+class Regularizer(Configured):
     """Base class. Subclasses define ``penalty``, ``grad`` and ``prox``.
 
     Parameters
@@ -71,18 +71,6 @@ class Regularizer:
     def get_config(self) -> dict:
         return {"mode": self.mode}
 
-    def to_dict(self) -> dict:
-        return {"kind": self.name, **self.get_config()}
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.to_dict() == other.to_dict()
-
-    def __hash__(self):
-        return hash(tuple(sorted(self.to_dict().items())))
-
-    def __repr__(self):
-        cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({cfg})"
 
 
 def _check_strength(value, name):
@@ -311,3 +299,24 @@ def get_regularizer(spec) -> Regularizer | None:
             raise ValueError(f"regularizer {kind!r}: bad arguments {spec!r} ({exc})") from None
     raise ValueError(
         f"regularizer: expected None, a Regularizer or a dict like {{'kind': 'l2', 'lam': 1e-4}}, got {spec!r}")
+
+
+def from_strength(kind: str, strength: float, *, mode: str = "penalty", l1_ratio: float = 0.5,
+                  groups: str = "incoming") -> Regularizer:
+    """The regularizer of ``kind`` at one strength, the axis a grid or an estimator varies:
+    λ for ``l1``, ``l2``, ``l0``, ``group_lasso``; λ split as ``l1 = λ·l1_ratio``,
+    ``l2 = λ·(1 − l1_ratio)`` for ``elastic_net``; the radius c for ``max_norm``.
+
+    >>> from_strength("elastic_net", 0.1, l1_ratio=0.25)
+    ElasticNet(l1=0.025, l2=0.07500000000000001, mode='penalty')
+    """
+    cls = REGULARIZERS.get_item(kind)
+    if cls is ElasticNet:
+        if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, (int, float)) or not 0 <= l1_ratio <= 1:
+            raise ValueError(f"l1_ratio: expected a number in [0, 1], got {l1_ratio!r}")
+        return ElasticNet(strength * l1_ratio, strength * (1.0 - l1_ratio), mode=mode)
+    if cls is MaxNorm:
+        return MaxNorm(strength, groups=groups, mode=mode)
+    if cls is GroupLasso:
+        return GroupLasso(strength, groups=groups, mode=mode)
+    return cls(strength, mode=mode)

@@ -109,12 +109,11 @@ def _regularizer(reg: dict):
     return get_regularizer({"kind": kind, "lam": lam, "mode": mode})
 
 def build_model(cfg: dict, data, seed: int):
-    """The Sequential of a trial config, for the dataset ``data`` (a Splits): the
-    :func:`~proxnet.architectures.mlp` or :func:`~proxnet.architectures.lenet5` of the
-    config, with dropout after each hidden activation of the dense layers and the method's
-    regularizer on the selected weighted layers."""
-    from ..architectures import lenet5, mlp
-    from ..layers import ACTIVATIONS, Dense, Dropout, Flatten
+    """The Sequential of a trial config, for the dataset ``data`` (a Splits): the layers of
+    :func:`~proxnet.architectures.mlp_layers` (with a Flatten for image inputs) or of
+    :func:`~proxnet.architectures.lenet5`, dropout after each hidden dense activation, and the
+    method's regularizer on the selected weighted layers."""
+    from ..architectures import lenet5, mlp_layers
     from ..model import Sequential
     from .config import TrainingSpec
 
@@ -126,28 +125,19 @@ def build_model(cfg: dict, data, seed: int):
             raise ValueError(f"model.loss: dataset {data.name!r} is a regression problem; use loss = 'mse'")
     else:
         n_out = int(data.n_classes)
+    rate = cfg.get("dropout") or 0.0
     if m["architecture"] == "lenet5":
         if len(data.input_shape) != 3:
             raise ValueError(f"model.architecture: lenet5 needs NCHW images (dataset option flatten = false), "
                              f"got samples of shape {data.input_shape}")
         layers = lenet5(variant=m["variant"], activation=m["activation"], pooling=m["pooling"],
                         in_channels=data.input_shape[0], input_size=data.input_shape[1],
-                        n_classes=n_out).layers
+                        n_classes=n_out, dropout=rate).layers
     else:
-        layers = [Flatten()] if len(data.input_shape) > 1 else []
-        layers += mlp([int(np.prod(data.input_shape)), *m["hidden"], n_out], activation=m["activation"],
-                      init=m["init"]).layers
-        if m.get("output_activation", "identity") != "identity":
-            layers.append(ACTIVATIONS.get_item(m["output_activation"])())
-    rate = cfg.get("dropout") or 0.0
-    if rate:
-        with_drop = []
-        for i, layer in enumerate(layers):
-            with_drop.append(layer)
-            # after each hidden activation that follows a dense layer
-            if i > 0 and isinstance(layers[i - 1], Dense) and i < len(layers) - 1 and type(layer) in ACTIVATIONS.values():
-                with_drop.append(Dropout(rate))
-        layers = with_drop
+        layers = mlp_layers([int(np.prod(data.input_shape)), *m["hidden"], n_out],
+                            activation=m["activation"], dropout=rate, init=m["init"],
+                            output_activation=m.get("output_activation", "identity"),
+                            flatten=len(data.input_shape) > 1)
     weighted = [layer for layer in layers if "W" in layer.params]
     reg = cfg.get("regularizer")
     if reg is not None:

@@ -24,8 +24,11 @@ import os
 import sys
 from pathlib import Path
 
+from ..display import fmt, sparkline_svg, table_html
+
 __all__ = ["Callback", "CallbackList", "History", "ProgressBar", "EarlyStopping", "CSVLogger",
-           "ReduceLROnPlateau", "LambdaCallback", "show_progress"]
+           "ReduceLROnPlateau", "LambdaCallback", "show_progress", "in_notebook",
+           "progress_bar_class"]
 
 _HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
           "on_batch_begin", "on_batch_end")
@@ -171,11 +174,78 @@ class History:
         return {k: v[-1] for k, v in self.history.items()}
 
     def to_dict(self) -> dict:
+        """Plain data: ``{"history": {key: [per epoch]}, "grad_norms": {name: [per step]}}``."""
         return {"history": {k: list(v) for k, v in self.history.items()},
                 "grad_norms": {k: [float(x) for x in v] for k, v in self.grad_norms.items()}}
 
+    def to_frame(self):
+        """The per-epoch logs as a pandas DataFrame indexed by epoch (pandas is optional:
+        without it this raises ImportError; :meth:`to_dict` holds the same data)."""
+        try:
+            import pandas as pd  # deferred: pandas is optional
+        except ImportError:
+            raise ImportError("History.to_frame needs pandas (pip install pandas); "
+                              "History.to_dict() holds the same data") from None
+        frame = pd.DataFrame({k: v for k, v in self.history.items() if k != "epoch"},
+                             index=pd.Index(self.history.get("epoch", []), name="epoch"))
+        return frame
+
+    def default_metrics(self) -> list[str]:
+        """What :meth:`plot` draws by default: train/validation accuracy (or MSE), else the
+        losses."""
+        for pair in (("train_accuracy", "val_accuracy"), ("train_mse", "val_mse"), ("loss", "val_loss")):
+            found = [k for k in pair if k in self.history]
+            if found:
+                return found
+        return []
+
+    def plot(self, metrics=None, ax=None):
+        """Draw metrics per epoch on matplotlib axes (new ones when ``ax`` is None) and return
+        the axes. ``metrics``: a key or keys of :attr:`history` (default
+        :meth:`default_metrics`). matplotlib is the lab extra's; it is imported here."""
+        metrics = self.default_metrics() if metrics is None else (
+            [metrics] if isinstance(metrics, str) else list(metrics))
+        unknown = [m for m in metrics if m not in self.history]
+        if unknown:
+            raise ValueError(f"metrics: {unknown} not logged; available: {sorted(self.history)}")
+        if ax is None:
+            import matplotlib.pyplot as plt  # deferred: plotting is optional (the lab extra)
+            _, ax = plt.subplots(figsize=(5, 3.2))
+        epochs = [e + 1 for e in self.history.get("epoch", range(len(self)))]
+        for m in metrics:
+            ax.plot(epochs, self.history[m], label=m, linestyle="--" if m.startswith("train_") else "-")
+        ax.set_xlabel("epoch")
+        ax.legend()
+        return ax
+
+    def _repr_html_(self) -> str:
+        if not len(self):
+            return "<div>History: no epoch yet</div>"
+        last = self.last()
+        keys = [k for k in ("loss", "data_loss", "reg_loss", "train_accuracy", "val_accuracy",
+                            "val_loss", "train_mse", "val_mse", "lr", "zeros/total", "time")
+                if k in last]
+        table = table_html(["metric", "last epoch"], [[k, fmt(last[k])] for k in keys],
+                           title=f"History: {len(self)} epochs (last: epoch {last.get('epoch', len(self) - 1) + 1})")
+        plotted = {m: self.history[m] for m in self.default_metrics()}
+        return f"<div style='display:flex;gap:16px;align-items:flex-start'>{table}{sparkline_svg(plotted)}</div>"
+
     def __repr__(self):
-        return f"History(epochs={len(self)}, keys={sorted(self.history)})"
+        if not len(self):
+            return "History(epochs=0)"
+        last = self.last()
+        shown = ", ".join(f"{k}={fmt(last[k])}" for k in ("loss", "train_accuracy", "val_accuracy",
+                                                           "train_mse", "val_mse") if k in last)
+        return f"History(epochs={len(self)}, last: {shown}; keys={sorted(self.history)})"
+
+
+def in_notebook() -> bool:
+    """True when the code runs in a Jupyter (IPython) kernel."""
+    ipython = sys.modules.get("IPython")
+    if "ipykernel" not in sys.modules or ipython is None:
+        return False
+    shell = ipython.get_ipython() if hasattr(ipython, "get_ipython") else None
+    return shell is not None and hasattr(shell, "kernel")
 
 
 def show_progress(verbose) -> bool:
@@ -183,7 +253,7 @@ def show_progress(verbose) -> bool:
     when stderr is a terminal or the code runs in a Jupyter kernel."""
     if verbose is not None:
         return bool(verbose)
-    if "ipykernel" in sys.modules:
+    if in_notebook():
         return True
     try:
         return sys.stderr.isatty()
@@ -191,9 +261,26 @@ def show_progress(verbose) -> bool:
         return False
 
 
+def progress_bar_class():
+    """The tqdm class to draw with: the notebook widget in a Jupyter kernel with ipywidgets,
+    else the text bar; None when tqdm is not installed (a line per epoch is printed)."""
+    try:
+        from tqdm.std import tqdm  # deferred: tqdm is a lab dependency, absent from the core
+    except ImportError:
+        return None
+    if in_notebook():
+        try:
+            import ipywidgets  # noqa: F401  (deferred: only notebooks have it; tqdm's widget needs it)
+            from tqdm.notebook import tqdm as notebook_tqdm  # deferred: as above
+            return notebook_tqdm
+        except ImportError:
+            pass
+    return tqdm
+
+
 class ProgressBar(Callback):
-    """A bar over epochs showing the latest metrics: tqdm's (``tqdm.auto``, a widget in
-    Jupyter) when tqdm is installed, else one line per epoch."""
+    """A bar over epochs showing the latest metrics: tqdm's (a widget in Jupyter, see
+    :func:`progress_bar_class`) when tqdm is installed, else one line per epoch."""
 
     KEYS = ("loss", "train_accuracy", "val_accuracy", "train_mse", "val_mse")
 
@@ -203,13 +290,10 @@ class ProgressBar(Callback):
         self._bar = None
 
     def on_train_begin(self, logs=None):
-        try:  # deferred: tqdm is a lab dependency, absent from a NumPy-only install
-            from tqdm.auto import tqdm
-        except ImportError:
-            self._bar = None
-            return
-        self._bar = tqdm(total=self.params.get("epochs"), desc="fit", unit="epoch",
-                         file=self.file or sys.stderr, leave=True)
+        bar = progress_bar_class()
+        self._bar = None if bar is None else bar(total=self.params.get("epochs"), desc="fit",
+                                                 unit="epoch", file=self.file or sys.stderr,
+                                                 leave=True)
 
     def on_epoch_end(self, epoch, logs=None):
         shown = {k: f"{logs[k]:.4g}" for k in self.KEYS if k in logs}
@@ -287,6 +371,10 @@ class EarlyStopping(_Monitor):
     restore_best_weights : bool
         At the end, put back the weights of the best epoch.
 
+    The best value is the best seen (any improvement counts); the patience counts epochs
+    whose value did not beat the best so far by more than ``min_delta``, as scikit-learn's
+    ``n_iter_no_change`` / ``tol`` do. With ``min_delta=0`` this is Keras' rule.
+
     Attributes
     ----------
     best_epoch_, best_value_, stopped_epoch_ : set during training.
@@ -305,12 +393,11 @@ class EarlyStopping(_Monitor):
 
     def on_epoch_end(self, epoch, logs=None):
         value = _monitored(self.monitor, logs)
-        if self._improved(value):
-            self.best_value_, self.best_epoch_, self._wait = value, epoch, 0
+        self._wait = 0 if self._improved(value) else self._wait + 1
+        if value > self.best_value_ if self.mode == "max" else value < self.best_value_:
+            self.best_value_, self.best_epoch_ = value, epoch
             if self.restore_best_weights:
                 self._best_weights = {k: v.copy() for k, v in self.model.named_parameters()}
-            return
-        self._wait += 1
         if self._wait > self.patience:
             self.stopped_epoch_ = epoch
             self.model.stop_training = True

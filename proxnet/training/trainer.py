@@ -31,7 +31,7 @@ class TrainingDivergedError(FloatingPointError):
     def __init__(self, epoch: int, step: int, loss: float, what: str = "loss"):
         self.epoch, self.step, self.loss = epoch, step, loss
         detail = (f"loss is {loss}" if what == "loss"
-                  else "the parameters are NaN or inf after the step")
+                  else "the parameters or the outputs are NaN or inf after the step")
         super().__init__(
             f"training diverged: {detail} at epoch {epoch}, step {step}; the model keeps "
             f"the last weights that gave a finite loss (try a smaller learning rate)")
@@ -80,6 +80,8 @@ class Trainer:
         Draws each epoch's order.
     layer_rngs : list of numpy.random.Generator or None
         One per layer, given to the layers (dropout masks).
+    sample_shape : tuple or None
+        The shape of one input sample of the last ``fit``.
     """
 
     def __init__(self, model):
@@ -87,6 +89,7 @@ class Trainer:
         self.epochs_done = 0
         self.shuffle_rng = None
         self.layer_rngs = None
+        self.sample_shape = None
 
     # -- random streams ------------------------------------------------------------
     def reseed(self, seed) -> None:
@@ -129,9 +132,9 @@ class Trainer:
             for epoch in range(self.epochs_done, self.epochs_done + epochs):
                 run.callbacks.epoch_begin(epoch)
                 logs = self._epoch(run, epoch)
-                run.history.append(logs)
                 self.epochs_done = epoch + 1
-                run.callbacks.epoch_end(epoch, logs)
+                run.callbacks.epoch_end(epoch, logs)     # callbacks may add to the logs
+                run.history.append(logs)
                 if model.stop_training:
                     break
         finally:
@@ -150,6 +153,7 @@ class Trainer:
         model = self.model
         X = model.check_X(X)
         y = model.check_y(y, X)
+        self.sample_shape = tuple(X.shape[1:])
         n = X.shape[0]
         batch_size = n if batch_size is None else min(check_count(batch_size, "batch_size", 1), n)
         validation = None
@@ -179,7 +183,7 @@ class Trainer:
         lr = model.optimizer.lr
         n = run.X.shape[0]
         order = self.shuffle_rng.permutation(n) if run.shuffle else None
-        loss_sum, score, step = 0.0, 0, 0
+        loss_sum, score, step, Xb = 0.0, 0, 0, None
         for step, s in enumerate(range(0, n, run.batch_size)):
             idx = slice(s, s + run.batch_size) if order is None else order[s:s + run.batch_size]
             Xb, yb = run.X[idx], run.y[idx]
@@ -190,8 +194,8 @@ class Trainer:
             loss_sum += data_loss * Xb.shape[0]
             if run.callbacks.batch_hooks:
                 run.callbacks.batch_end(step, {"batch": step, "size": Xb.shape[0], "loss": data_loss})
-        self._check_parameters(run, epoch, step)
-        return self._logs(run, epoch, loss_sum / n, score / n, lr, t0)
+        outputs = self._check_last_step(run, epoch, step, Xb)
+        return self._logs(run, epoch, loss_sum / n, score / n, lr, t0, outputs)
 
     def _batch(self, run: _Run, Xb, yb, epoch: int, step: int):
         """Gradient of the batch, then one training step. Returns (data loss, score)."""
@@ -222,16 +226,25 @@ class Trainer:
             layer, key = run.slots[name]
             layer.params[key] = value
 
-    def _check_parameters(self, run: _Run, epoch: int, step: int) -> None:
-        """A step that made a parameter NaN or inf shows in the next step's loss; the last
-        step of an epoch is checked here."""
-        for name in run.names:
-            layer, key = run.slots[name]
-            if not np.isfinite(layer.params[key]).all():
-                self._restore(run)
-                raise TrainingDivergedError(epoch, step, float("nan"), what="parameters")
+    def _check_last_step(self, run: _Run, epoch: int, step: int, Xb):
+        """A step that blew the weights up shows in the next step's loss; the epoch's last
+        step is checked here, on the parameters and on outputs at the new weights (the whole
+        training set's when ``eval_train``, which the train metrics reuse, else the last
+        batch's). Returns the training set's outputs or None."""
+        model = self.model
+        finite = all(np.isfinite(run.slots[name][0].params[run.slots[name][1]]).all()
+                     for name in run.names)
+        outputs = None
+        if finite:
+            with np.errstate(over="ignore", invalid="ignore"):
+                outputs = model.outputs(run.X if run.eval_train else Xb)
+            finite = bool(np.isfinite(outputs).all())
+        if not finite:
+            self._restore(run)
+            raise TrainingDivergedError(epoch, step, float("nan"), what="parameters")
+        return outputs if run.eval_train else None
 
-    def _logs(self, run: _Run, epoch, data_loss, running_score, lr, t0) -> dict:
+    def _logs(self, run: _Run, epoch, data_loss, running_score, lr, t0, train_outputs) -> dict:
         model = self.model
         params = {name: run.slots[name][0].params[run.slots[name][1]] for name in run.names}
         logs = {"epoch": epoch, "data_loss": data_loss,
@@ -239,7 +252,7 @@ class Trainer:
         logs["loss"] = logs["data_loss"] + logs["reg_loss"]
         if run.eval_train:
             logs.update({f"train_{k}": v for k, v in
-                         output_metrics(model.loss_fn, model.outputs(run.X), run.y).items()})
+                         output_metrics(model.loss_fn, train_outputs, run.y).items()})
         else:
             key = "train_accuracy" if model.loss_fn.classifies(run.y) else "train_mse"
             logs[key] = running_score

@@ -10,7 +10,7 @@ import proxnet.data as data
 from proxnet.data import DATASETS, Splits, load_dataset, load_digits, stratified_indices
 
 NAMES = {"digits", "mnist", "fashion-mnist", "spiral", "circles", "xor", "blobs", "linear-6",
-         "quadratic", "file"}
+         "quadratic", "fixed-6", "file"}
 GENERATED = ["spiral", "circles", "xor", "blobs", "linear-6", "quadratic"]
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from proxnet.data import (ChecksumError, DatasetNotFoundError, download_file, load_dataset,
-                          load_fashion_mnist, load_mnist)
+                          load_fashion_mnist, load_mnist, locate_files)
 
 
 def _publish(synthetic, root, sub):
@@ -104,3 +104,51 @@ def test_download_false(tmp_path):
     with pytest.raises(DatasetNotFoundError, match=r"(?s)t10k-images-idx3-ubyte.gz.*"
                                                    r"fashion-mnist/.*download=False"):
         load_fashion_mnist(None, "test", cache_dir=tmp_path, download=False)
+
+
+def test_pair_never_split_across_folders(synthetic, tmp_path, monkeypatch):
+    """Images in the data folder, labels only in the cache: refused, naming the folder and
+    the missing file, instead of mixing two folders."""
+    served, _ = synthetic
+    data, cache = tmp_path / "data" / "mnist", tmp_path / "cache" / "mnist"
+    data.mkdir(parents=True)
+    cache.mkdir(parents=True)
+    shutil.copy(served / "train-images-idx3-ubyte.gz", data)
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        shutil.copy(served / name, cache)
+    with pytest.raises(DatasetNotFoundError, match=(
+            r"MNIST train files: .*data/mnist \(the data_dir argument\) holds "
+            r"train-images-idx3-ubyte but not train-labels-idx1-ubyte; the images and labels "
+            r"of one split must come from the same folder")):
+        load_mnist(tmp_path / "data", "train", cache_dir=tmp_path / "cache", download=False)
+    # the complete pair in the cache is used once the stray file is gone
+    (data / "train-images-idx3-ubyte.gz").unlink()
+    paths = locate_files("mnist", "train", tmp_path / "data", cache_dir=tmp_path / "cache",
+                         download=False)
+    assert {p.parent for p in paths} == {cache}
+
+
+def test_half_pair_in_cache_completed_there(synthetic, http_root, tmp_path):
+    """A cache holding only the labels (an interrupted download) gets the images beside them;
+    the labels are not fetched again."""
+    root, url = http_root
+    md5 = _publish(synthetic, root, "m")
+    cache = tmp_path / "cache" / "mnist"
+    cache.mkdir(parents=True)
+    shutil.copy(root / "m" / "t10k-labels-idx1-ubyte.gz", cache)
+    (root / "m" / "t10k-labels-idx1-ubyte.gz").unlink()  # fetching it again would fail
+    images, labels = locate_files("mnist", "test", tmp_path / "empty",
+                                  cache_dir=tmp_path / "cache", mirrors=[url + "m/"],
+                                  checksums=md5, timeout=5)
+    assert images.parent == labels.parent == cache
+
+
+def test_published_size_enforced(synthetic, http_root, tmp_path):
+    """Without a checksum override the published size applies: a mirror serving another
+    file is refused on its Content-Length, before the body is read."""
+    root, url = http_root
+    _publish(synthetic, root, "m")
+    with pytest.raises(DatasetNotFoundError, match=r"Content-Length \d+ differs from the "
+                                                   r"expected size 1648877"):
+        load_mnist(None, "test", cache_dir=tmp_path / "c", mirrors=[url + "m/"], timeout=5)
+    assert not any((tmp_path / "c").rglob("*.gz")) and not any((tmp_path / "c").rglob(".*"))
