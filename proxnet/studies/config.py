@@ -10,7 +10,7 @@ the built-in recipes (:func:`list_recipes`) are complete examples.
 Validation is strict and complete before anything runs: no type coercion (``"0.1"`` is not a
 number, ``true`` is not an epoch count, ``1500.0`` is not a seed), finite numbers in sane
 ranges, capped sizes (seeds, widths, epochs, trials, names, file size, nesting depth),
-dataset options checked against the dataset's own keyword options, settings that the chosen
+dataset options checked by the dataset's own rules, settings that the chosen
 architecture or optimizer would ignore refused, and two grid points that resolve to the same
 trial config refused (naming both). Every failure is a :class:`ConfigError` whose message
 names the field.
@@ -27,7 +27,6 @@ names the field.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import math
 import re
@@ -70,7 +69,6 @@ LIMITS = {
     "grid": 1000,                 # strengths (or dropout rates) per method
     "datasets": 20,
     "trials": 20_000,             # grid points x seeds
-    "count_option": 10_000_000,   # dataset options named n_* (sample counts)
     "string": 4096,               # string values in dataset options
     "list": 10_000,               # list values in dataset options
 }
@@ -136,16 +134,6 @@ def _check_label(v: str, what: str) -> str:
     return v
 
 
-def dataset_options(name: str) -> tuple[str, ...]:
-    """The keyword options the dataset ``name`` accepts (its builder's signature, plus the
-    file-location options every dataset accepts), without ``dtype`` (set in ``[model]``)."""
-    from ..data import DATASETS, FETCH_OPTIONS
-    builder = DATASETS.get_item(name)
-    own = [p.name for p in inspect.signature(builder).parameters.values()
-           if p.kind == p.KEYWORD_ONLY and p.name != "dtype"]
-    return tuple(dict.fromkeys([*own, *FETCH_OPTIONS]))
-
-
 class DatasetSpec(_Strict):
     """What :func:`proxnet.data.load_dataset` is called with. The data are the same for
     every seed of a study (generators use ``options.seed``, default 0); the trial seed
@@ -169,19 +157,24 @@ class DatasetSpec(_Strict):
 
     @model_validator(mode="after")
     def _options(self):
+        from ..data import check_options, option_specs
+        from ..data.options import OptionError
         if "dtype" in self.options:
             raise ValueError("options.dtype: set the dtype in [model], not in the dataset options")
-        valid = dataset_options(self.name)
+        valid = [k for k in option_specs(self.name) if k != "dtype"]
         for key, value in self.options.items():
             if key not in valid:
                 raise ValueError(f"options.{_key(key)}: unknown option of dataset {self.name!r}; "
                                  f"expected one of {', '.join(valid)}")
-            _plain(value, f"options.{key}")
-            if key.startswith("n_") and value is not None:
-                if isinstance(value, bool) or not isinstance(value, int) \
-                        or not 0 <= value <= LIMITS["count_option"]:
-                    raise ValueError(f"options.{key}: expected an integer count in "
-                                     f"[0, {LIMITS['count_option']:,}], got {_short(value)}")
+            _plain(value, f"options.{_key(key)}")
+        try:
+            check_options(self.name, self.options)     # names, types, ranges, combinations
+        except OptionError as exc:
+            what = str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc)
+            if exc.option:
+                what = what.removeprefix(f"{exc.option}: ")
+                raise ValueError(f"options.{_key(exc.option)}: {what}") from None
+            raise ValueError(f"options: {what}") from None
         return self
 
 

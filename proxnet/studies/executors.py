@@ -9,7 +9,8 @@ results (plain dicts), in the order trials finish.
     one trial at a time, fed by the parent over a pipe. The parent knows which trial each
     worker runs, so it can replace exactly the worker that died or overran its trial's time
     limit by more than :func:`grace` (it kills it with SIGKILL and starts a fresh one; the
-    trial is stored as ``timeout``), and the other workers go on. Workers ignore SIGINT
+    trial is stored as ``timeout``), and the other workers go on. Healthy workers are kept
+    for the next study run by this process (a notebook, a test session), one per core. Workers ignore SIGINT
     (Ctrl-C is the study's to handle) and end on their own within a second when the study's
     process is gone (:mod:`proxnet.studies.watchdog`).
 ``dask``
@@ -21,6 +22,7 @@ results (plain dicts), in the order trials finish.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -140,6 +142,35 @@ def _death(proc) -> str:
             f"memory or killed from outside; the trial will be retried by the next run")
 
 
+_IDLE: list = []      # (threads, parent, worker): healthy workers kept for the next study
+
+
+def _take(ctx, threads, parent) -> _Worker:
+    """An idle worker started for the same settings (still alive), or a new one."""
+    while _IDLE:
+        t, p, w = _IDLE.pop()
+        if (t, p) == (threads, parent) and w.proc.is_alive():
+            return w
+        w.stop()
+    return _Worker(ctx, threads, parent)
+
+
+def _keep(workers, threads, parent) -> None:
+    """Keep healthy idle workers for the next study in this process (as joblib's reusable
+    executor does), at most one per core; they exit with this process."""
+    for w in workers:
+        if len(_IDLE) < cores() and w.proc.is_alive():
+            _IDLE.append((threads, parent, w))
+        else:
+            w.stop()
+
+
+@atexit.register
+def _stop_idle():
+    while _IDLE:
+        _IDLE.pop()[2].stop()
+
+
 def local_pool(payloads, jobs: int, threads: int, parent=None):
     """Run the trials on ``jobs`` worker processes; yields results as trials finish."""
     from joblib.externals.loky.backend.context import get_context
@@ -148,7 +179,7 @@ def local_pool(payloads, jobs: int, threads: int, parent=None):
     workers: list[_Worker] = []
     ok = False
     try:
-        workers = [_Worker(ctx, threads, parent) for _ in range(min(jobs, len(queue)))]
+        workers = [_take(ctx, threads, parent) for _ in range(min(jobs, len(queue)))]
         while queue or any(w.payload is not None for w in workers):
             for i, w in enumerate(workers):
                 tries = 0
@@ -185,8 +216,11 @@ def local_pool(payloads, jobs: int, threads: int, parent=None):
                     yield res
         ok = True
     finally:
-        for w in workers:
-            w.stop() if ok else w.kill()
+        if ok:
+            _keep(workers, threads, parent)
+        else:
+            for w in workers:
+                w.kill()
 
 
 def dask(payloads, jobs: int, address: str | None, parent=None, threads: int = 1):

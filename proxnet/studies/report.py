@@ -531,6 +531,7 @@ def write_report(study_dir, *, out=None) -> Path:
     study = load_study(study_dir)
     rows = summarize_study(study)
     out = Path(study_dir) / "report" if out is None else Path(out)
+    out.mkdir(parents=True, exist_ok=True)       # fail early on a read-only folder
     try:
         figures = build_figures(study)
     except sqlite3.DatabaseError as exc:
@@ -539,7 +540,6 @@ def write_report(study_dir, *, out=None) -> Path:
     for f in figures:
         f["src"] = plots.to_data_uri(f.pop("figure"))
     page = html.render(study, rows, figures)
-    out.mkdir(parents=True, exist_ok=True)
     write_summary_csv(rows, out / "summary.csv")
     path = out / "index.html"
     with atomic_write(path, encoding="utf-8") as f:

@@ -169,10 +169,12 @@ def test_preflight_refuses_impossible_models_with_exit_2(tmp_path):
     res = invoke("study", tmp_path / "l.toml", "--out", tmp_path / "s")
     assert res.exit_code == 2, res.output
     assert "lenet5 needs NCHW images" in res.stderr
-    (tmp_path / "o.toml").write_text(text.replace('architecture = "lenet5"', 'hidden = [8]')
-                                     .replace('name = "digits"', 'name = "digits"\noptions = { subset = "bogus" }'))
+    # valid option values the data cannot satisfy (digits has 1,438 training images)
+    (tmp_path / "o.toml").write_text(text.replace('architecture = "lenet5"', 'hidden = [8]').replace(
+        'name = "digits"', 'name = "digits"\noptions = { subset = "first", n_train = 5000 }'))
     res = invoke("study", tmp_path / "o.toml", "--out", tmp_path / "s2")
-    assert res.exit_code == 2 and "dataset.options" in res.stderr and "subset" in res.stderr, res.output
+    assert res.exit_code == 2 and "dataset.options: dataset 'digits'" in res.stderr, res.output
+    assert "n_train" in res.stderr and "Traceback" not in res.output
 
 
 # ---------------------------------------------------------------- time limits
@@ -228,11 +230,12 @@ def test_a_worker_stuck_inside_library_code_is_killed_and_replaced(tmp_path, mon
 
 
 def test_a_worker_that_dies_makes_its_trial_pending_not_failed(tmp_path):
-    cfg = validate({"name": "t", "seeds": 1, "dataset": {"name": "digits"}, "model": {"hidden": [8]},
-                    "training": {"epochs": 200, "batch_size": 8}, "methods": [{"name": "none"}]})
-    payload = cfg.trials()[0].payload(None)
-    results = []
-    gen = executors.local_pool([payload, payload], jobs=1, threads=1)
+    def payload(epochs):
+        return validate({"name": "t", "seeds": 1, "dataset": {"name": "digits"}, "model": {"hidden": [8]},
+                         "training": {"epochs": epochs, "batch_size": 8},
+                         "methods": [{"name": "none"}]}).trials()[0].payload(None)
+    executors._stop_idle()        # the only worker of this process is the one running
+    gen = executors.local_pool([payload(500), payload(1)], jobs=1, threads=1)
 
     def killer():
         time.sleep(1.0)

@@ -32,7 +32,7 @@ optimizer = "sgd"
 lr = 0.05
 momentum = 0.9
 epochs = {epochs}
-batch_size = 16
+batch_size = 32
 [[methods]]
 name = "none"
 [[methods]]
@@ -45,7 +45,7 @@ strengths = [1e-3]
 """
 
 
-def write_config(tmp_path, epochs=24) -> Path:
+def write_config(tmp_path, epochs=20) -> Path:
     path = tmp_path / "resume.toml"
     path.write_text(textwrap.dedent(CONFIG.format(epochs=epochs)))
     return path
@@ -127,7 +127,7 @@ def snapshot(study_dir):
     }
 
 
-def kill_and_resume(tmp_path, extra, kills=3, epochs=24, seed=0):
+def kill_and_resume(tmp_path, extra, kills=3, epochs=20, seed=0):
     config = write_config(tmp_path, epochs)
     out = tmp_path / "killed"
     rng = random.Random(seed)
@@ -138,7 +138,7 @@ def kill_and_resume(tmp_path, extra, kills=3, epochs=24, seed=0):
                                 start_new_session=True)
         try:
             before = epochs_stored(out)
-            target = before + rng.randint(3, 20)
+            target = before + rng.randint(3, 16)
             alive = wait_for(lambda: epochs_stored(out) >= target, proc)
             assert alive, f"the study ended before kill {k + 1}: {proc.stderr.read()}"
             os.killpg(proc.pid, signal.SIGKILL)
@@ -200,9 +200,9 @@ def test_loky_pool_killed_three_times_resumes_bit_identically(tmp_path, referenc
 
 
 @pytest.mark.slow
-def test_dask_local_cluster_killed_three_times_resumes_bit_identically(tmp_path, reference):
+def test_dask_local_cluster_killed_twice_resumes_bit_identically(tmp_path, reference):
     pytest.importorskip("distributed", reason="dask.distributed is not installed")
-    out, _ = kill_and_resume(tmp_path, ["--executor", "dask"], kills=3, seed=2)
+    out, _ = kill_and_resume(tmp_path, ["--executor", "dask"], kills=2, seed=2)
     assert snapshot(out) == reference
 
 
@@ -219,7 +219,7 @@ def test_resume_in_process_from_each_epoch_is_exact(tmp_path, reference_in_proce
     def interrupting(self, model, series, n, planned, grads):
         original(self, model, series, n, planned, grads)
         calls["n"] += 1
-        if calls["n"] in (7, 40, 41, 95):
+        if calls["n"] in (7, 30, 31, 65):
             raise KeyboardInterrupt
 
     trial_mod._Live.epoch_end = interrupting
@@ -233,9 +233,10 @@ def test_resume_in_process_from_each_epoch_is_exact(tmp_path, reference_in_proce
     assert run.complete and run.resumed >= 1
     assert snapshot(out) == reference_in_process
     starts = [json.loads(s) for (s,) in query(out, "SELECT starts_json FROM trial")]
-    # 24 epochs per trial, run in order: call 7 stops trial 1 at epoch 7; call 40 stops
-    # trial 2 at 16, call 41 (resumed) at 17; call 95 stops trial 4 at 23
-    assert sorted(s for st in starts for s in st if s) == [7, 16, 17, 23]
+    # 20 epochs per trial, run in order: call 7 stops trial 1 after epoch 7; trial 2 runs
+    # calls 21.., so call 30 stops it after epoch 10 and call 31 (resumed) after 11; trial 4
+    # runs calls 61.., stopped by call 65 after epoch 5
+    assert sorted(s for st in starts for s in st if s) == [5, 7, 10, 11]
 
 
 # ---------------------------------------------------------------- workers die with their study
@@ -310,14 +311,16 @@ def test_a_second_study_on_the_same_folder_exits_3_naming_the_first(tmp_path, ex
         assert second.returncode == 3, second.stderr
         assert time.monotonic() - t0 < 30
         assert f"process {first.pid}" in second.stderr and "in use by another running study" in second.stderr
-        # readers work while the study runs
-        rep = subprocess.run([sys.executable, "-m", "proxnet", "report", str(out), "--out",
-                              str(tmp_path / "rep")], capture_output=True, text=True, timeout=300)
-        assert rep.returncode == 0, rep.stderr
+        # readers work while the study runs (and its trials write)
+        from click.testing import CliRunner
+        from proxnet.cli import main
+        rep = CliRunner().invoke(main, ["report", str(out), "--out", str(tmp_path / "rep")])
+        assert rep.exit_code == 0, rep.output
         assert (tmp_path / "rep" / "index.html").is_file()
-        exp = subprocess.run([sys.executable, "-m", "proxnet", "export", str(out), "--out",
-                              str(tmp_path / "csv")], capture_output=True, text=True, timeout=120)
-        assert exp.returncode == 0, exp.stderr
+        exp = CliRunner().invoke(main, ["export", str(out), "--out", str(tmp_path / "csv")])
+        assert exp.exit_code == 0, exp.output
+        before = epochs_stored(out)
+        wait_for(lambda: epochs_stored(out) > before, first, what="epochs written as the trial runs")
         assert first.poll() is None, "the first study was disturbed"
         assert query(out, "SELECT COUNT(*) FROM trial WHERE status = 'running'")[0][0] >= 1
     finally:
