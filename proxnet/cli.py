@@ -62,6 +62,8 @@ def _store_errors(fn):
         except OSError as e:
             where = f" {e.filename}" if getattr(e, "filename", None) else ""
             _fail(f"error: cannot write{where}: {e.strerror or e}", EXIT_FAILED)
+        except RuntimeError as e:     # e.g. worker processes that cannot start
+            _fail(f"error: {e}", EXIT_FAILED)
     return wrapper
 
 

@@ -326,6 +326,9 @@ def format_table(rows: list[dict]) -> str:
     out = [line(header), "  ".join("-" * w for w in widths)] + [line(b) for b in body]
     out.append("")
     out.append("mean ± std [95% CI, Student t] over seeds, done trials only; – : undefined (n < 2)")
+    unfinished = sum(r.get("unfinished", 0) for r in rows)
+    if unfinished:
+        out.append(f"{unfinished} trial(s) not finished yet (running or pending) are not in the table")
     return "\n".join(out)
 
 

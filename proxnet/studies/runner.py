@@ -56,11 +56,12 @@ class StudyRun:
     interrupted: bool = False
     problems: list = field(default_factory=list)  # the config's trials not done, with their errors
     resumed: int = 0                 # trials that continued from a checkpoint
+    done: int = 0                    # the config's trials stored as done afterwards
 
     @property
     def complete(self) -> bool:
         """Every trial of the config is done."""
-        return not self.problems and not self.interrupted and self.counts.get("done", 0) >= self.total
+        return not self.interrupted and self.done == self.total
 
 
 # ---------------------------------------------------------------------- preflight
@@ -175,6 +176,10 @@ def _check_args(executor, jobs, checkpoint_every):
         raise ValueError(f"jobs: expected a positive int, got {jobs!r}")
     if checkpoint_every is not None and not 0 <= checkpoint_every <= 1e7:
         raise ValueError(f"checkpoint_every: expected seconds in [0, 1e7], got {checkpoint_every!r}")
+    if executor == "dask":
+        import importlib.util
+        if importlib.util.find_spec("distributed") is None:
+            raise ValueError("executor 'dask' needs dask.distributed: pip install 'proxnet[dask]'")
 
 
 def _executor(todo, payloads, *, executor, jobs, address, timeout, parent):
@@ -236,6 +241,7 @@ def run_study(config: StudyConfig, study_dir, *, jobs: int | None = None, execut
                       timeout=timeout, every=every, live=live, progress=progress)
         run.counts = store.counts()
         keys = {t.key for t in trials}
+        run.done = sum(st == "done" for k, st in store.statuses().items() if k in keys)
         run.problems = [p for p in store.problems() if p["key"] in keys]
     return run
 

@@ -336,3 +336,11 @@ def test_fuzzed_configs_end_in_a_config_error_naming_a_field_or_run(tmp_path):
         bad = [p for p in run.problems if "TrainingDivergedError" not in (p["message"] or "")]
         assert not bad, (short.model_dump(), bad)
         assert run.counts.get("done", 0) + len(run.problems) == len(short.trials())
+
+
+def test_config_module_doctest():
+    import doctest
+
+    import proxnet.studies.config as config_module
+    result = doctest.testmod(config_module)
+    assert result.attempted >= 2 and result.failed == 0
