@@ -263,7 +263,7 @@ class Store:
         if stored.identity() != config.identity():
             diff = [k for k in config.identity() if config.identity()[k] != stored.identity().get(k)]
             raise StoreError(
-                f"{self.dir} holds results of a different study (its {', '.join(diff)} differ); "
+                f"{self.dir} holds results of a different study (different {', '.join(diff)}); "
                 f"use another --out folder, or delete {self.path} to start over")
         seeds = sorted(set(stored.seeds) | set(config.seeds))
         data["seeds"] = seeds
