@@ -70,16 +70,16 @@ def _store_errors(fn):
 @main.command()
 @click.argument("study_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Folder for index.html and summary.csv  [default: STUDY_DIR/report]")
+              help="Folder for index.html and the CSV files  [default: STUDY_DIR/report]")
 @_store_errors
 def report(study_dir, out):
     """Write the report of the study in STUDY_DIR (read from STUDY_DIR/study.db, opened
     read-only; works while the study runs and on a read-only folder with --out elsewhere):
-    one self-contained index.html and summary.csv, and print the summary table (mean ± std
-    and 95% CI over seeds per method and strength)."""
-    from .studies.report import format_table, load_study, summarize_study, write_report  # deferred: matplotlib, scipy
+    one self-contained index.html, comparisons.csv, trials.csv and summary.csv, and print the
+    verdict table (each group vs the baseline, paired by seed, Holm-corrected)."""
+    from .studies.report import format_table, summarize, write_report  # deferred: matplotlib, scipy
     try:
-        rows = summarize_study(load_study(study_dir))
+        rows = summarize(study_dir)
     except FileNotFoundError as e:
         _fail(f"error: {e}", EXIT_USAGE)
     path = write_report(study_dir, out=out)

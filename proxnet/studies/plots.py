@@ -115,32 +115,76 @@ def _log_if_positive(ax, *arrays):
         ax.set_yscale("log")
 
 
-def learning_curves(curves, *, ylabel="accuracy", log=False) -> Figure:
-    """One panel per (method, strength): rows = methods, columns = strengths.
+VERDICT_COLORS = {"better": "#1b7837", "worse": "#b2182b"}
+NEUTRAL = "0.35"
 
-    curves: ``[{"method", "strength", "label", "train": Band | None, "test": Band | None, "n"}]``."""
-    methods = _methods(curves)
-    rows = [[c for c in curves if c["method"] == m] for m in methods]
-    ncols = max(len(r) for r in rows)
-    fig, axes = _figure(len(rows), ncols, sharey=True)
-    for i, row in enumerate(rows):
-        for j, c in enumerate(row):
-            ax = axes[i, j]
-            if c["train"] is not None:
-                _draw_band(ax, c["train"], "C0", "train", "--")
-            if c["test"] is not None:
-                _draw_band(ax, c["test"], "C1", "test")
-            if log:
-                _log_if_positive(ax, *[b.mean for b in (c["train"], c["test"]) if b is not None])
-            ax.set_title(f"{c['label']} (n={c['n']})", fontsize=9)
-            ax.tick_params(labelsize=7)
-            ax.grid(alpha=0.3)
-            if j == 0:
-                ax.set_ylabel(ylabel, fontsize=8)
-            ax.set_xlabel("epoch", fontsize=8)
-        for ax in axes[i, len(row):]:
-            ax.set_visible(False)
-    axes[0, 0].legend(fontsize=7)
+
+def _group_colors(n):
+    """n distinguishable colours: tab10, then tab20 for more groups."""
+    from matplotlib import colormaps
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def forest(panels, *, xlabel) -> Figure:
+    """Paired differences with their CIs, one row per group, one panel per experiment.
+
+    panels: ``[{"title", "rows": [{"label", "diff", "low", "high", "verdict", "note"}]}]``;
+    a row's colour follows its verdict (better green, worse red, otherwise grey); ``note``
+    (e.g. "p=0.004") is written at the right; rows without a difference show the note only."""
+    heights = [max(1, len(p["rows"])) for p in panels]
+    fig = Figure(figsize=(9.5, 0.6 + sum(0.32 * h + 0.55 for h in heights)))
+    FigureCanvasAgg(fig)
+    grid = fig.add_gridspec(len(panels), 1, height_ratios=heights, left=0.3, right=0.82,
+                            top=1 - 0.25 / fig.get_figheight(), bottom=0.5 / fig.get_figheight(),
+                            hspace=0.9 / max(1.0, sum(heights) / len(heights)))
+    for i, p in enumerate(panels):
+        ax = fig.add_subplot(grid[i, 0])
+        rows = p["rows"]
+        ys = np.arange(len(rows))[::-1]
+        for y, r in zip(ys, rows):
+            color = VERDICT_COLORS.get(r.get("verdict"), NEUTRAL)
+            if np.isfinite(r["low"]) and np.isfinite(r["high"]):
+                ax.plot([r["low"], r["high"]], [y, y], color=color, linewidth=2.2,
+                        solid_capstyle="butt")
+            if np.isfinite(r["diff"]):
+                ax.plot([r["diff"]], [y], "o", color=color, markersize=6)
+            ax.annotate(r.get("note", ""), xy=(1.01, y), xycoords=("axes fraction", "data"),
+                        va="center", fontsize=8, color=color)
+        ax.axvline(0, color="0.2", linewidth=0.8)
+        ax.set_yticks(ys)
+        ax.set_yticklabels([r["label"] for r in rows], fontsize=8)
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        ax.set_title(p["title"], fontsize=9, loc="left")
+        ax.tick_params(axis="x", labelsize=8)
+        ax.grid(axis="x", alpha=0.3)
+        if i == len(panels) - 1:
+            ax.set_xlabel(xlabel, fontsize=9)
+    return fig
+
+
+def overlaid(curves, *, ylabel, xlabel="epoch", log=False, zero_line=False) -> Figure:
+    """All groups on one axes: a solid line with a ± std band per group, and an optional
+    dashed companion line in the same colour (e.g. train beside test), legend at the right.
+
+    curves: ``[{"label", "band": Band, "dashed": Band | None}]``."""
+    fig = Figure(figsize=(11.0, 4.4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.07, 0.12, 0.66, 0.83))
+    for c, color in zip(curves, _group_colors(len(curves))):
+        _draw_band(ax, c["band"], color, c["label"])
+        if c.get("dashed") is not None:
+            _draw_band(ax, c["dashed"], color, None, "--", bands=False)
+    if log:
+        _log_if_positive(ax, *[c["band"].mean for c in curves])
+    if zero_line:
+        ax.axhline(0, color="0.5", linewidth=0.6)
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.set_ylabel(ylabel, fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              ncol=1 if len(curves) <= 18 else 2)
     return fig
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from . import checkpoints, executors
 from .config import ConfigError, StudyConfig, TrialSpec
 from .lock import StudyLock
-from .store import Store, StoreError, StoreWriteError, open_readonly
+from .store import Store, StoreError, StoreWriteError, open_readonly, read_progress
 
 __all__ = ["run_study", "StudyRun", "EXECUTORS", "PreflightError", "preflight"]
 
@@ -141,15 +141,7 @@ class _Progress:
             conn.close()
 
     def update(self, conn):
-        marks = ",".join("?" * len(self.keys))
-        done = planned = 0
-        counts: dict = {}
-        for status, d, p in conn.execute(
-                f"SELECT status, epochs_done, epochs_planned FROM trial WHERE key IN ({marks})", self.keys):
-            p = p or 0
-            planned += p
-            done += p if status in ("done", "failed", "timeout") else min(d or 0, p)
-            counts[status] = counts.get(status, 0) + 1
+        done, planned, counts = read_progress(conn, self.keys)
         self.bar.total = planned
         self.bar.n = done
         self.bar.set_postfix_str(", ".join(f"{counts[s]} {s}" for s in

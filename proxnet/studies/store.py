@@ -36,7 +36,8 @@ from .config import StudyConfig, TrialSpec
 
 __all__ = ["Store", "StoreError", "StoreWriteError", "TrialWriter", "SCHEMA", "STORE_NAME",
            "SCHEMA_VERSION", "APPLICATION_ID", "STATUSES", "open_readonly", "export_csv",
-           "atomic_write"]
+           "atomic_write", "connect_readonly", "read_study", "read_trials", "read_epoch_metrics",
+           "read_artifacts", "read_progress", "TRIAL_COLUMNS"]
 
 STORE_NAME = "study.db"
 SCHEMA_VERSION = 2
@@ -378,22 +379,6 @@ class Store:
     def counts(self) -> dict[str, int]:
         return dict(self.conn.execute("SELECT status, COUNT(*) FROM trial GROUP BY status"))
 
-    def progress(self, keys=None) -> dict:
-        """Epochs stored and planned: ``{"epochs_done", "epochs_planned", "running",
-        "done", "failed", "timeout", "pending"}`` over ``keys`` (default every trial);
-        done trials count all their planned epochs."""
-        out = {"epochs_done": 0, "epochs_planned": 0, **{s: 0 for s in STATUSES}}
-        wanted = None if keys is None else set(keys)
-        for key, status, done, planned in self.conn.execute(
-                "SELECT key, status, epochs_done, epochs_planned FROM trial"):
-            if wanted is not None and key not in wanted:
-                continue
-            planned = planned or 0
-            out[status] = out.get(status, 0) + 1
-            out["epochs_planned"] += planned
-            out["epochs_done"] += planned if status in ("done", "failed", "timeout") else min(done or 0, planned)
-        return out
-
     def problems(self) -> list[dict]:
         """Trials that failed, timed out or hit an environment failure (pending with an
         error): ``{"key", "method", "strength", "seed", "status", "message", "error"}``."""
@@ -448,6 +433,11 @@ class TrialWriter:
 
     def close(self):
         self.conn.close()
+
+    def created(self) -> float | None:
+        """The study's creation time (identifies the study a worker was sent by)."""
+        row = self.conn.execute("SELECT created FROM study WHERE id = 1").fetchone()
+        return None if row is None else row[0]
 
     def start(self, key: str, epoch: int, series: dict, worker: str) -> None:
         """The trial starts (``epoch`` = 0) or resumes after ``epoch`` epochs: rows after
@@ -619,3 +609,120 @@ def _final(text) -> dict:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+# ---- read side (report) ----
+# What the report reads, in SQL, beside the schema it reads. Every function takes a
+# connection from connect_readonly (or any sqlite3 connection to a store) and returns plain
+# Python / NumPy data; none writes.
+
+TRIAL_COLUMNS = ("key", "method", "strength", "seed", "status", "error", "final_json",
+                 "config_json", "duration", "epochs_stored")
+"""The fields of each row of :func:`read_trials`, in order."""
+
+
+def connect_readonly(study_dir) -> sqlite3.Connection:
+    """Open ``<study_dir>/study.db`` read-only (a report can be written while a study runs;
+    see :func:`open_readonly`). FileNotFoundError, naming the path, if there is no store;
+    StoreError for a file that is not a store this proxnet can read."""
+    path = Path(study_dir) / STORE_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"study_dir: no study store {path} (expected a folder "
+                                f"holding {STORE_NAME})")
+    return open_readonly(study_dir)
+
+
+def _reading(fn):
+    """A damaged store found while reading (malformed pages, undecodable rows) raises
+    StoreError with one line, not sqlite3's exception."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(conn, *args, **kwargs):
+        try:
+            return fn(conn, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"the study store is damaged ({exc})") from None
+    return wrapper
+
+
+@_reading
+def read_study(conn) -> tuple | None:
+    """``(name, config_json, created, proxnet_version)`` of the study, or None."""
+    return conn.execute("SELECT name, config_json, created, proxnet_version FROM study "
+                        "WHERE id = 1").fetchone()
+
+
+@_reading
+def read_trials(conn) -> list[tuple]:
+    """Every trial in insertion order, as tuples of :data:`TRIAL_COLUMNS`; ``epochs_stored``
+    is the highest epoch with a stored row (0 when none: e.g. a trial still pending)."""
+    return conn.execute(
+        "SELECT t.key, t.method, t.strength, t.seed, t.status, t.error, t.final_json, "
+        "t.config_json, t.duration, COALESCE(e.last, 0) FROM trial t LEFT JOIN "
+        "(SELECT trial_key, MAX(epoch) AS last FROM epoch_metric GROUP BY trial_key) e "
+        "ON e.trial_key = t.key ORDER BY t.rowid").fetchall()
+
+
+def _in(items) -> str:
+    return ",".join("?" * len(items))
+
+
+@_reading
+def read_epoch_metrics(conn, keys, names) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """``{trial_key: {name: (epochs, values)}}`` for the given trials and per-epoch metric
+    names, sorted by epoch; a NULL value (a non-finite number when stored) reads as NaN."""
+    keys, names = list(dict.fromkeys(keys)), list(dict.fromkeys(names))
+    out: dict = {}
+    for start in range(0, len(keys), 500):          # SQLite's limit on bound parameters
+        chunk = keys[start:start + 500]
+        if not chunk or not names:
+            break
+        rows = conn.execute(
+            f"SELECT trial_key, name, epoch, value FROM epoch_metric WHERE trial_key IN "
+            f"({_in(chunk)}) AND name IN ({_in(names)}) ORDER BY trial_key, name, epoch",
+            [*chunk, *names])
+        for key, name, epoch, value in rows:
+            e, v = out.setdefault(key, {}).setdefault(name, ([], []))
+            e.append(epoch)
+            v.append(math.nan if value is None else value)
+    return {k: {n: (np.asarray(e, dtype=float), np.asarray(v, dtype=float))
+                for n, (e, v) in d.items()} for k, d in out.items()}
+
+
+@_reading
+def read_artifacts(conn, keys, names) -> dict[str, dict[str, np.ndarray]]:
+    """``{trial_key: {name: array}}`` of the given trials' artifacts (``np.load`` with
+    ``allow_pickle=False``; an unreadable blob is left out)."""
+    keys, names = list(dict.fromkeys(keys)), list(dict.fromkeys(names))
+    out: dict = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        if not chunk or not names:
+            break
+        rows = conn.execute(f"SELECT trial_key, name, npy FROM artifact WHERE trial_key IN "
+                            f"({_in(chunk)}) AND name IN ({_in(names)})", [*chunk, *names])
+        for key, name, blob in rows:
+            try:
+                out.setdefault(key, {})[name] = np.load(io.BytesIO(blob), allow_pickle=False)
+            except (ValueError, OSError, EOFError):
+                continue
+    return out
+
+
+@_reading
+def read_progress(conn, keys) -> tuple[int, int, dict]:
+    """``(epochs done, epochs planned, {status: count})`` over the trials ``keys``; finished
+    trials (done, failed, timeout) count all their planned epochs."""
+    keys = list(dict.fromkeys(keys))
+    done = planned = 0
+    counts: dict = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        for status, d, p in conn.execute(f"SELECT status, epochs_done, epochs_planned FROM trial "
+                                         f"WHERE key IN ({_in(chunk)})", chunk):
+            p = p or 0
+            planned += p
+            done += p if status in ("done", "failed", "timeout") else min(d or 0, p)
+            counts[status] = counts.get(status, 0) + 1
+    return done, planned, counts

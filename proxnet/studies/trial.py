@@ -171,8 +171,7 @@ class _Live:
         if not path.is_file():
             return None
         writer = TrialWriter(path)
-        row = writer.conn.execute("SELECT created FROM study WHERE id = 1").fetchone()
-        if row is None or row[0] != spec.get("created"):
+        if writer.created() != spec.get("created"):
             writer.close()
             return None
         return cls(Path(spec["dir"]), payload["key"], float(payload.get("checkpoint_every", 60.0)), writer)

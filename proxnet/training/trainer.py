@@ -93,7 +93,14 @@ class Trainer:
 
     # -- random streams ------------------------------------------------------------
     def reseed(self, seed) -> None:
-        """Restart the random streams from ``seed`` (int, Generator or None = OS entropy)."""
+        """Restart the random streams from ``seed`` (int, Generator or None = OS entropy).
+
+        An int seed is drawn from as the entropy ``[seed, 1]``, so the streams of
+        ``fit(seed=s)`` are independent of the initial weights of ``Sequential(seed=s)``
+        (entropy ``s``); a Generator is spawned from as given."""
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
+            as_generator(seed)                       # the same check of the seed's value
+            seed = np.random.default_rng([int(seed), 1])
         self.shuffle_rng, *self.layer_rngs = spawn(as_generator(seed), 1 + len(self.model.layers))
         for layer, rng in zip(self.model.layers, self.layer_rngs):
             layer.set_rng(rng)
