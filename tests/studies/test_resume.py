@@ -85,7 +85,7 @@ def epochs_stored(study_dir) -> int:
     if not (Path(study_dir) / "study.db").exists():
         return 0
     try:
-        return query(study_dir, "SELECT COALESCE(SUM(epochs_done), 0) FROM trial WHERE status != 'done'")[0][0]
+        return query(study_dir, "SELECT COALESCE(SUM(epochs_done), 0) FROM trial")[0][0]
     except sqlite3.DatabaseError:
         return 0
 
@@ -138,7 +138,8 @@ def kill_and_resume(tmp_path, extra, kills=3, epochs=20, seed=0):
                                 start_new_session=True)
         try:
             before = epochs_stored(out)
-            target = before + rng.randint(3, 16)
+            left = 6 * epochs - before          # kill within the first half of what is left
+            target = before + rng.randint(min(3, left // 2), max(3, left // 2))
             alive = wait_for(lambda: epochs_stored(out) >= target, proc)
             assert alive, f"the study ended before kill {k + 1}: {proc.stderr.read()}"
             os.killpg(proc.pid, signal.SIGKILL)
