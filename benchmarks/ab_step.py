@@ -37,6 +37,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_lenet import data_dir_of, load_images  # noqa: E402
+from machine import describe  # noqa: E402
 
 
 def parse_setting(text):
@@ -127,6 +128,7 @@ def main(argv=None):
     X, y = load_images(data_dir_of(args), args.n)
     batches = max(1, len(X) // args.batch)
 
+    print(describe())
     print(f"LeNet-5 {args.variant}, batch {args.batch}, {args.steps} timed steps per setting, "
           f"settings alternating every step")
     for th in threads:

@@ -30,6 +30,9 @@ mark (``/proc/self/clear_refs``; freed heap memory is first returned to the OS w
   training steps themselves added (activations, caches, scratch buffers, gradients,
   optimizer state).
 
+With proxnet's compiled kernels, Numba and the kernels are loaded before that baseline (as
+torch's libraries are), and the resident memory they added is printed too.
+
 RSS counts everything a process touches, NumPy and torch alike (tracemalloc would only see
 NumPy's allocations). Where ``clear_refs`` is unavailable (not Linux) the lifetime peak is
 reported instead and marked so.
@@ -53,6 +56,9 @@ from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402
 
 OPTIMIZERS = {"sgd": {"kind": "sgd", "lr": 0.01}, "adam": {"kind": "adam", "lr": 1e-3}}
 
@@ -196,13 +202,30 @@ def _release_free_heap():
         pass
 
 
+def load_compiled_kernels():
+    """With compiled kernels (Numba), import Numba and load the kernels before the baseline,
+    as torch's libraries are loaded before its baseline; returns the MiB that added to the
+    resident memory (None on the NumPy path or without /proc)."""
+    from proxnet.functional import accel
+    try:
+        before = _status_kib("VmRSS")
+    except (OSError, KeyError):
+        before = None
+    if accel.compiled() is None:          # imports Numba when it is to run
+        return None
+    accel.compile_all()
+    return None if before is None else (_status_kib("VmRSS") - before) / 1024
+
+
 def memory_child(args):
     """Runs in a subprocess: train --memory-steps batches with one library, print JSON."""
     threads = int(args.threads.split(",")[0])
     n = args.memory_steps * args.batch
     X, y = load_images(data_dir_of(args), n)
     with threadpool_limits(limits=threads):
+        kernels_mib = None
         if args.memory_child == "proxnet":
+            kernels_mib = load_compiled_kernels()
             model = build_proxnet(args)
             step = lambda: model.fit(X, y, epochs=1, batch_size=args.batch, shuffle=False,  # noqa: E731
                                      verbose=False, eval_train=False)
@@ -227,7 +250,8 @@ def memory_child(args):
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             peak //= 1024 if sys.platform == "darwin" else 1
             exact = False
-    print(json.dumps({"peak_mib": peak / 1024, "training_mib": (peak - before) / 1024 if exact else None}))
+    print(json.dumps({"peak_mib": peak / 1024, "training_mib": (peak - before) / 1024 if exact else None,
+                      "kernels_mib": kernels_mib}))
 
 
 def run_memory(args, library):
@@ -269,7 +293,7 @@ def main(argv=None):
     print(f"LeNet-5 {args.variant}, {args.pooling}-pool, ReLU, {args.optimizer} "
           f"(lr {OPTIMIZERS[args.optimizer]['lr']}), batch {args.batch}, float32, {len(X)} MNIST "
           f"images/epoch, {args.epochs} timed epoch(s)")
-    print(f"numpy {np.__version__}  torch {torch.__version__}  cores {os.cpu_count()}")
+    print(describe(torch))
     print(f"{'threads':>7} {'proxnet samples/s':>18} {'torch samples/s':>16} {'ratio':>6}   "
           f"last-epoch loss proxnet / torch")
     results = []
@@ -285,6 +309,8 @@ def main(argv=None):
         for library in ("proxnet", "torch"):
             m = run_memory(args, library)
             extra = "lifetime peak" if m["training_mib"] is None else f"training {m['training_mib']:.1f} MiB"
+            if m.get("kernels_mib") is not None:
+                extra += f"; Numba and the compiled kernels, loaded first: {m['kernels_mib']:.1f} MiB"
             print(f"  {library:<8} peak RSS {m['peak_mib']:7.1f} MiB   ({extra})")
             results.append({"library": library, **m})
     return results

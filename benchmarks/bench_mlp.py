@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -30,6 +31,9 @@ from threadpoolctl import threadpool_limits
 from proxnet import Sequential
 from proxnet.data import load_mnist
 from proxnet.layers import Dense, ReLU
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402
 
 CONFIGS = [
     {"name": "784-64-10, batch 100, 50k", "sizes": [784, 64, 10], "batch": 100, "n": 50_000, "epochs": 5},
@@ -107,7 +111,8 @@ def main(argv=None):
         Path(__file__).resolve().parents[1].parent / "shared" / "data")
     X, y = load_mnist(data_dir, split="train")
     X, y = np.ascontiguousarray(X, dtype=np.float32), np.asarray(y)
-    print(f"threads={args.threads}  numpy={np.__version__}  torch={torch.__version__}")
+    print(describe(torch))
+    print(f"threads={args.threads}")
     print(f"{'configuration':<38} {'proxnet s/epoch':>16} {'torch s/epoch':>14} {'ratio':>7}")
     results = []
     with threadpool_limits(limits=args.threads):

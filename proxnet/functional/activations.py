@@ -7,17 +7,32 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import accel
+
 _ZEROS: dict = {}           # dtype -> one flat zero buffer, grown on demand
 _ZEROS_MAX = 2**24          # larger inputs use the scalar 0
+
+COMPILED_RELU_MIN_SIZE = 2**16
+"""Feature maps (3 or more axes) and arrays with at least this many entries use the compiled
+ReLU (:mod:`.accel`); smaller dense activations use NumPy's. On a small dense layer's
+activation the compiled kernel saves microseconds per call, while the first compiled call
+of a process imports Numba and loads its cache (seconds), which a process training only
+small MLPs should not pay (a network with feature maps pools them, which loads Numba
+anyway)."""
+
+
+def _compiled_for(a):
+    """The compiled-kernel module for a ReLU on ``a``, or None (see COMPILED_RELU_MIN_SIZE)."""
+    return accel.compiled() if a.ndim >= 3 or a.size >= COMPILED_RELU_MIN_SIZE else None
 
 
 def _zeros_like(x):
     """Read-only zeros of the shape and dtype of ``x``: a view of one cached buffer.
 
-    ``np.maximum(x, zeros)`` runs NumPy's vectorized loop for two arrays, which took a
-    quarter of the time of ``np.maximum(x, 0)`` (a scalar operand) on a LeNet-5 activation
-    (0.9 MB, float32) on the development machine. A large buffer comes from ``calloc``
-    untouched, so reading it costs no memory.
+    ``np.maximum(x, zeros)`` runs NumPy's vectorized loop for two arrays, which is faster
+    than its loop for an array and a scalar operand (``np.maximum(x, 0)``; figures in
+    docs/convolution.md). A large buffer comes from ``calloc`` untouched, so reading it
+    costs no memory.
     """
     buf = _ZEROS.get(x.dtype)
     if buf is None or buf.size < x.size:
@@ -29,6 +44,10 @@ def _zeros_like(x):
 
 def relu_forward(x):
     """out = max(x, 0). cache = out."""
+    fast = _compiled_for(x)
+    if fast is not None and fast.supports(x):
+        out = fast.relu(x)
+        return out, out
     if x.dtype.kind == "f" and x.size <= _ZEROS_MAX:
         out = np.maximum(x, _zeros_like(x))
     else:
@@ -38,6 +57,9 @@ def relu_forward(x):
 
 def relu_backward(dout, cache):
     """dx = dout · [out > 0] (the subgradient 0 is used at x = 0, as PyTorch does)."""
+    fast = _compiled_for(dout)
+    if fast is not None and dout.shape == cache.shape and fast.supports(dout, cache):
+        return fast.relu_backward(dout, cache)
     return dout * (cache > 0)
 
 

@@ -28,10 +28,9 @@ horizontal strides use exact columns (Tw = OW).
 matrix for the whole batch, the batch is cut into chunks of samples whose forward ``cols``
 (with row groups, the smaller grouped one) stays under ``chunk_bytes`` (default
 :data:`CHUNK_BYTES`, about the size of a core's cache), and one chunk is formed, multiplied
-and dropped at a time. The buffers stay in cache, which made a LeNet-5 training step 10–15%
-faster than one batch-wide ``cols`` on the development machine; memory drops as well. The
-forward pass keeps only the padded input; the backward pass forms each chunk's ``cols``
-again (a cheap copy of cached data) instead of storing it.
+and dropped at a time, so the buffers stay in cache and memory stays small. The forward
+pass keeps only the padded input; the backward pass forms each chunk's ``cols`` again (a
+cheap copy of cached data) instead of storing it.
 
 *Row groups.* A thin filter bank (LeNet-5's first layer has 6 filters) makes a matrix
 product with only F rows, which BLAS runs far below its speed for wider ones. With fewer
@@ -42,9 +41,7 @@ F·m filters of height sh·(m − 1) + kh, the filter (f, r) being W[f] shifted 
 rows (zeros elsewhere), and vertical stride m·sh. Its im2col matrix is smaller (for 5×5
 kernels and m = 4, 8 kernel rows per 4 output rows instead of 20) and the product has
 F·m rows, at the price of up to twice the multiply-adds. The crop copy interleaves the
-rows back. A layer that needs no dx computes dW the same way and folds it back onto W. In
-a per-step A/B of LeNet-5 training (``benchmarks/ab_step.py``), groups of 4 made steps 5–7%
-faster than single rows on 1 thread and 11–13% on 2 (groups of 2: about 4% and 7%).
+rows back. A layer that needs no dx computes dW the same way and folds it back onto W.
 
 Backward, per chunk, with the chunk's dout laid out as (F, n·T) (garbage columns zero):
 
@@ -76,13 +73,22 @@ Two kinds of buffers are reused instead of allocated on every call:
 - scratch that lives for one call only (im2col chunks, the chunk's output and upstream
   gradient, ...) is kept *per thread* and shared by every convolution that thread runs,
   grown to the largest chunk seen. Shards of a batch and the layers of a network then
-  reuse the same few cache-warm buffers instead of each owning a set: in a per-step A/B
-  of LeNet-5 training (an earlier version of ``benchmarks/ab_step.py`` that also computed
-  the first layer's dx) this made steps about 9% faster on 1 thread and 5% on 2 than
-  scratch kept per layer.
+  reuse the same few cache-warm buffers instead of each owning a set.
 
 Results never depend on either. Returned arrays (``out``, ``dx``, ``dW``, ``db``) are
 always new.
+
+Compiled kernels
+----------------
+With the optional Numba kernels (:mod:`proxnet.functional.accel`), two copies of each
+chunk run as one compiled pass each: the forward crop adds the bias (and, with
+``relu=True``, takes max(·, 0)) while it copies; the backward copy of dout into the
+product's layout sums db (and, given ``relu_output``, applies the ReLU's mask) as it goes.
+The matrix products and the strided im2col copies are NumPy's either way.
+
+The measured effect of each of these choices (chunks, row groups, per-thread scratch,
+compiled copies) is in docs/convolution.md, with the CPU, date and versions it was
+measured on.
 """
 from __future__ import annotations
 
@@ -90,6 +96,8 @@ import math
 import threading
 
 import numpy as np
+
+from . import accel
 
 CHUNK_BYTES = 3 * 2**19
 """Default size limit (1.5 MiB) of one chunk's im2col matrix (at least one sample)."""
@@ -244,7 +252,8 @@ def _fold_grouped(dWg, g):
 
 
 def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, stride=1, padding=0, *,
-                   workspace: dict | None = None, chunk_bytes: int | None = None):
+                   workspace: dict | None = None, chunk_bytes: int | None = None,
+                   relu: bool = False):
     """Forward pass of a 2-D convolution.
 
     Parameters
@@ -258,6 +267,9 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, stride=1,
         Keeps the padded-input buffer between calls (see Memory in the module docstring).
     chunk_bytes : int or None
         Size limit of one chunk's im2col matrix; None: :data:`CHUNK_BYTES`.
+    relu : bool
+        Return max(out, 0) instead, applied chunk by chunk while the chunk is in cache (see
+        :func:`proxnet.functional.fused.conv2d_relu_forward`).
 
     Returns
     -------
@@ -294,23 +306,29 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, stride=1,
     m = g["rows"]                    # output rows per group (see Row groups)
     Wf = _grouped_weights(Wm, g) if m > 1 else Wm
     bias = None if b is None else b.astype(dtype, copy=False).reshape(F, 1)
+    fast = accel.compiled()
     out = np.empty((N, F, OH, OW), dtype)
     for n0, n1 in _chunks(g):
         n = n1 - n0
         out_c = _scratch("out_c", (F * m, n * g["T"] // m), dtype)
         np.matmul(Wf, _im2col(flat, g, n0, n1, rows=m), out=out_c)
+        by_group = out_c.reshape(F, m, n, OH // m, Tw)
+        if fast is not None:      # bias, crop (and ReLU) in one compiled pass
+            fast.crop(by_group, bias, out[n0:n1], relu)
+            continue
         # Bias on the contiguous rows, then crop the garbage columns and go back to NCHW
         # (row r of group t is output row m·t + r) with one copy (a copy pays less per
         # short run than an arithmetic ufunc).
         if bias is not None:      # rows (f, r) of one filter are contiguous: one bias each
             by_filter = out_c.reshape(F, -1)
             by_filter += bias
-        np.copyto(out[n0:n1].reshape(n, F, OH // m, m, OW),
-                  out_c.reshape(F, m, n, OH // m, Tw)[..., :OW].transpose(2, 0, 3, 1, 4))
+        np.copyto(out[n0:n1].reshape(n, F, OH // m, m, OW), by_group[..., :OW].transpose(2, 0, 3, 1, 4))
+        if relu:
+            np.maximum(out[n0:n1], 0, out=out[n0:n1])
     return out, (flat, Wm, g)
 
 
-def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
+def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True, relu_output=None):
     """Backward pass of a 2-D convolution.
 
     Parameters
@@ -319,6 +337,10 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
     cache : from :func:`conv2d_forward`
     need_dx : bool
         Skip dx (return None) when the input needs no gradient (the first layer).
+    relu_output : (N, F, OH, OW) or None
+        The output of a forward pass with ``relu=True``: dout is first multiplied by
+        [relu_output > 0] (the ReLU's backward pass, fused into the first copy of dout
+        with compiled kernels).
 
     Returns
     -------
@@ -335,6 +357,11 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
     dW = np.zeros((F * kw, C * kh) if shift else (F * m, C * _group_kh(g, m) * kw), dtype)
     db = np.zeros(F, dtype)
     dflat = np.zeros(N * C * Hp * Wp + g["tail"], dtype) if need_dx else None
+    fast = accel.compiled()
+    if fast is not None and not fast.supports(dout, flat, *(() if relu_output is None else (relu_output,))):
+        fast = None
+    if relu_output is not None and fast is None:
+        dout = dout * (relu_output > 0)
     if shift:   # W'[c·kh + i, f·kw + j] = W[f, c, i, j]
         Wrows = Wm.reshape(F, C, kh, kw).transpose(1, 2, 0, 3).reshape(C * kh, F * kw)
     for n0, n1 in _chunks(g):
@@ -345,10 +372,13 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
         dbuf = _scratch("dout_c", (kw - 1 + F * nT,), dtype)
         dbuf[:kw - 1] = 0
         dwide = dbuf[kw - 1:].reshape(F, m, n, OH // m, Tw)
-        np.copyto(dwide[..., :OW], dout[n0:n1].reshape(n, F, OH // m, m, OW).transpose(1, 3, 0, 2, 4))
-        if Tw != OW:
-            dwide[..., OW:] = 0
-        db += dwide.reshape(F, nT).sum(axis=1)
+        if fast is not None:      # the copy below and db in one compiled pass
+            fast.widen(dout[n0:n1], dwide, db, None if relu_output is None else relu_output[n0:n1])
+        else:
+            np.copyto(dwide[..., :OW], dout[n0:n1].reshape(n, F, OH // m, m, OW).transpose(1, 3, 0, 2, 4))
+            if Tw != OW:
+                dwide[..., OW:] = 0
+            db += dwide.reshape(F, nT).sum(axis=1)
         d2d = dwide.reshape(F * m, nT // m)
         if shift:
             shifted = _shifted(dbuf, g, nT)

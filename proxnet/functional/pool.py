@@ -15,9 +15,14 @@ windows tile the axis, and max pooling first *copies* each offset's view to a co
 array: NumPy copies strided data quickly but runs comparisons and arithmetic on it element
 by element, several times slower than on contiguous data. The maxima, the backward pass's
 comparisons and its products then run on contiguous arrays, and each offset's share of the
-gradient is copied back into its strided slot of dx (a LeNet-5 training step about 2%
-faster than with the arithmetic on strided views, in a per-step A/B). Other cases run the
-same loops on the strided views directly.
+gradient is copied back into its strided slot of dx. Other cases run the same loops on the
+strided views directly.
+
+With the optional compiled kernels (:mod:`proxnet.functional.accel`), max pooling is one
+loop over the windows that keeps the position of each window's first maximum (one byte per
+output), and its backward pass is one scatter of dout to those positions. The measured
+figures are in docs/convolution.md. Average pooling is one loop over the windows each way,
+in the NumPy kernel's order of operations.
 
 Max-pool gradients go to the *first* maximum of each window in row-major order (ties
 included), exactly like PyTorch: the separable argmax picks the first row whose maximum is
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import accel
 from .conv import _pair
 
 
@@ -67,7 +73,7 @@ def _max_1d(a, axis, k, s):
     compares ``out`` with. When the windows tile the axis, each offset's strided view is
     first *copied* to a contiguous array and the maxima are taken there: NumPy moves
     strided data fast in a copy but runs arithmetic and comparisons on strided data
-    element by element, about four times slower than on contiguous data. ``ref`` is then
+    element by element, several times slower than on contiguous data. ``ref`` is then
     the list of the first k − 1 copies; otherwise it is ``a`` itself.
     """
     o = pool_output_size(a.shape[axis], k, s)
@@ -133,6 +139,18 @@ def _max_1d_backward(dout, ref, m, shape, axis, k, s):
     return dx
 
 
+class CompiledPoolCache(tuple):
+    """Cache of a max pooling run by the compiled kernels (see :mod:`.accel`): the position
+    of each window's first maximum, the input shape, kernel and stride."""
+
+    def __new__(cls, arg, xshape, kernel, stride):
+        return super().__new__(cls, (arg, xshape, kernel, stride))
+
+    def backward(self, dout):
+        arg, xshape, (kh, kw), (sh, sw) = self
+        return accel.loaded().max_pool2d_backward(dout, arg, xshape, kh, kw, sh, sw)
+
+
 def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None):
     """Forward pass of 2-D max pooling.
 
@@ -146,9 +164,14 @@ def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None):
     -------
     out : (N, C, OH, OW)
     cache : for :func:`max_pool2d_backward` (what each 1-D stage compares with, the row
-        maxima (N, C, H, OW), out, shapes, kernel, stride)
+        maxima (N, C, H, OW), out, shapes, kernel, stride); with compiled kernels
+        (:mod:`.accel`) a :class:`CompiledPoolCache` instead
     """
     (kh, kw), (sh, sw) = _window(x, kernel_size, stride)
+    fast = accel.compiled()
+    if fast is not None and fast.supports(x):
+        out, arg = fast.max_pool2d(x, kh, kw, sh, sw)
+        return out, CompiledPoolCache(arg, x.shape, (kh, kw), (sh, sw))
     rows, ref_x = _max_1d(x, 3, kw, sw)       # (N, C, H, OW): max over each row of a window
     out, ref_rows = _max_1d(rows, 2, kh, sh)  # (N, C, OH, OW)
     return out, (ref_x, ref_rows, rows, out, x.shape, (kh, kw), (sh, sw))
@@ -157,6 +180,8 @@ def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None):
 def max_pool2d_backward(dout: np.ndarray, cache):
     """Backward pass of 2-D max pooling: dx (N, C, H, W), the gradient at each window's first
     maximum (row-major order), summed where windows overlap."""
+    if isinstance(cache, CompiledPoolCache):
+        return cache.backward(dout)
     ref_x, ref_rows, rows, out, xshape, (kh, kw), (sh, sw) = cache
     drows = _max_1d_backward(dout, ref_rows, out, rows.shape, 2, kh, sh)
     return _max_1d_backward(drows, ref_x, rows, xshape, 3, kw, sw)
@@ -193,6 +218,11 @@ def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None):
     kernel, stride).
     """
     (kh, kw), (sh, sw) = _window(x, kernel_size, stride)
+    fast = accel.compiled()
+    if fast is not None and fast.supports(x):
+        out = fast.avg_pool2d(x, kh, kw, sh, sw)
+        rshape = x.shape[:3] + (out.shape[3],)
+        return out, (x.shape, rshape, (kh, kw), (sh, sw))
     rows = _avg_1d(x, 3, kw, sw)
     out = _avg_1d(rows, 2, kh, sh)
     return out, (x.shape, rows.shape, (kh, kw), (sh, sw))
@@ -201,5 +231,8 @@ def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None):
 def avg_pool2d_backward(dout: np.ndarray, cache):
     """Backward pass of 2-D average pooling: each output's gradient / (kh·kw) to its window."""
     xshape, rshape, (kh, kw), (sh, sw) = cache
+    fast = accel.compiled()
+    if fast is not None and fast.supports(dout):
+        return fast.avg_pool2d_backward(dout, xshape, kh, kw, sh, sw)
     drows = _avg_1d_backward(dout, rshape, 2, kh, sh)
     return _avg_1d_backward(drows, xshape, 3, kw, sw)

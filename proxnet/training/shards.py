@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from ..parallel import run_shards
+from .plan import execution_plan
 
 __all__ = ["SHARD_BYTES", "INFERENCE_SHARD_BYTES", "INFERENCE_BATCH", "samples_per_shard",
            "shard_bounds", "make_replicas", "Shards", "forward_batched"]
@@ -74,7 +75,8 @@ class Shards:
     Parameters
     ----------
     layers : list of Layer
-        The model's layers; gradients are summed into their ``grads``.
+        The model's layers; gradients are summed into their ``grads``. They run as their
+        execution plan (:func:`proxnet.training.plan.execution_plan`), kept in ``self.layers``.
     sample_shape : tuple
         Shape of one input sample.
     itemsize : int
@@ -86,11 +88,12 @@ class Shards:
     """
 
     def __init__(self, layers, sample_shape, itemsize: int, max_batch: int, budget: int | None = None):
-        self.layers = layers
+        # The cut is sized on the model's layers, so a rewrite of the plan never changes it.
         self.per_shard = samples_per_shard(layers, sample_shape, itemsize,
                                            SHARD_BYTES if budget is None else budget)
+        self.layers = execution_plan(layers)
         most = len(shard_bounds(max_batch, self.per_shard))
-        self.replicas = make_replicas(layers, most) if most > 1 else []
+        self.replicas = make_replicas(self.layers, most) if most > 1 else []
 
     def bounds(self, n: int) -> list[tuple[int, int]]:
         return shard_bounds(n, self.per_shard) if self.replicas else [(0, n)]
@@ -129,6 +132,7 @@ def forward_batched(layers, X, itemsize: int, batch_size: int = INFERENCE_BATCH)
     shards of :data:`INFERENCE_SHARD_BYTES` that run on threads (the cut depends on X and the
     layers only, like training shards)."""
     per_shard = samples_per_shard(layers, X.shape[1:], itemsize, INFERENCE_SHARD_BYTES)
+    layers = execution_plan(layers)
     replicas: list = []
     outs = []
     for s in range(0, X.shape[0], batch_size):
