@@ -7,6 +7,14 @@ dropout rate list, or a change of loss or activation (``mse`` vs ``ce``, ``sigmo
 ``relu``). Every grid point runs once per seed. See ``docs/studies.md`` for the format;
 the built-in recipes (:func:`list_recipes`) are complete examples.
 
+Validation is strict and complete before anything runs: no type coercion (``"0.1"`` is not a
+number, ``true`` is not an epoch count, ``1500.0`` is not a seed), finite numbers in sane
+ranges, capped sizes (seeds, widths, epochs, trials, names, file size, nesting depth),
+dataset options checked by the dataset's own rules, settings that the chosen
+architecture or optimizer would ignore refused, and two grid points that resolve to the same
+trial config refused (naming both). Every failure is a :class:`ConfigError` whose message
+names the field.
+
 >>> cfg = StudyConfig.model_validate({
 ...     "name": "demo", "seeds": 2,
 ...     "dataset": {"name": "digits"},
@@ -20,11 +28,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
                       model_validator)
@@ -35,12 +45,39 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 __all__ = ["StudyConfig", "TrialSpec", "ConfigError", "load_config", "load_recipe",
-           "list_recipes", "recipe_path", "config_hash"]
+           "list_recipes", "recipe_path", "config_hash", "resolve", "validate", "LIMITS"]
 
 REGULARIZER_KINDS = ("l1", "l2", "elastic_net", "l0", "group_lasso", "max_norm")
 LOSS_NAMES = ("ce", "mse")
 ACTIVATION_NAMES = ("relu", "leaky_relu", "sigmoid", "tanh", "identity")
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+MOMENTUM_OPTIMIZERS = ("sgd", "momentum", "nesterov")
+
+LIMITS = {
+    "config_bytes": 1 << 20,      # a TOML file larger than 1 MiB is refused unread
+    "depth": 16,                  # nesting of tables and lists
+    "name": 100,                  # study name (a slug)
+    "label": 64,                  # method names, dataset labels
+    "description": 20_000,
+    "seeds": 1000,                # seeds per study
+    "seed": 2**32 - 1,            # largest seed
+    "width": 16_384,              # units per hidden layer
+    "layers": 64,                 # hidden layers
+    "epochs": 1_000_000,
+    "batch_size": 10_000_000,
+    "methods": 100,
+    "grid": 1000,                 # strengths (or dropout rates) per method
+    "datasets": 20,
+    "trials": 20_000,             # grid points x seeds
+    "string": 4096,               # string values in dataset options
+    "list": 10_000,               # list values in dataset options
+}
+"""Caps on a config's sizes (so that any config is validated in bounded time and memory)."""
+
+_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+()=-]*")
+_TYPE_TAG = re.compile(r"[\[\]]|^(int|float|str|bool|none|[a-z]+(-[a-z]+)+)$")   # pydantic's union tags
+_FIELD_PREFIX = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*): (.*)", re.S)
 
 
 class ConfigError(ValueError):
@@ -48,14 +85,60 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no str -> float, bool -> int or float -> int coercion; finite floats only
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+PositiveInt = Annotated[int, Field(ge=1)]
+Seed = Annotated[int, Field(ge=0, le=LIMITS["seed"])]
+Width = Annotated[int, Field(ge=1, le=LIMITS["width"])]
+Strength = Annotated[float, Field(gt=0, le=1e6)]
+Rate = Annotated[float, Field(ge=0, lt=1)]
+
+
+def _plain(value, where: str, depth: int = 0):
+    """Check that ``value`` is bounded plain data (finite numbers, short strings, short
+    lists and tables, limited nesting); raise ValueError naming ``where``."""
+    if depth > 4:
+        raise ValueError(f"{where}: nested too deeply")
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        if abs(value) > 2**63:
+            raise ValueError(f"{where}: integer {value} out of range")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where}: expected a finite number, got {value!r}")
+        return value
+    if isinstance(value, str):
+        if len(value) > LIMITS["string"] or "\x00" in value:
+            raise ValueError(f"{where}: strings are limited to {LIMITS['string']} characters "
+                             f"without NUL")
+        return value
+    if isinstance(value, list):
+        if len(value) > LIMITS["list"]:
+            raise ValueError(f"{where}: at most {LIMITS['list']} items")
+        return [_plain(v, f"{where}.{i}", depth + 1) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        if len(value) > 100:
+            raise ValueError(f"{where}: at most 100 keys")
+        return {str(k): _plain(v, f"{where}.{k}", depth + 1) for k, v in value.items()}
+    raise ValueError(f"{where}: unsupported value of type {type(value).__name__}")
+
+
+def _check_label(v: str, what: str) -> str:
+    if not _LABEL.fullmatch(v) or len(v) > LIMITS["label"]:
+        raise ValueError(f"{what} must be 1-{LIMITS['label']} characters: letters, digits, "
+                         f"space and . _ + ( ) = -, starting with a letter or digit; got {_short(v)}")
+    return v
 
 
 class DatasetSpec(_Strict):
     """What :func:`proxnet.data.load_dataset` is called with. The data are the same for
     every seed of a study (generators use ``options.seed``, default 0); the trial seed
     drives initialization, shuffling and dropout."""
-    name: str = Field(description="a name from proxnet.data.DATASETS")
+    name: str = Field(max_length=64, description="a name from proxnet.data.DATASETS")
     label: str | None = Field(None, description="prefix of the method labels when a study has several datasets")
     options: dict[str, Any] = Field(default_factory=dict, description="keyword options of load_dataset")
 
@@ -63,63 +146,127 @@ class DatasetSpec(_Strict):
     @classmethod
     def _known(cls, v):
         from ..data import DATASETS
-        if v not in DATASETS:
-            raise ValueError(f"unknown dataset {v!r}; expected one of {', '.join(sorted(DATASETS))}")
-        return v
+        if v.lower() not in DATASETS:
+            raise ValueError(f"unknown dataset {_short(v)}; expected one of {', '.join(sorted(DATASETS))}")
+        return v.lower()
 
-    @field_validator("options")
+    @field_validator("label")
     @classmethod
-    def _no_dtype(cls, v):
-        if "dtype" in v:
-            raise ValueError("set the dtype in [model], not in the dataset options")
-        return v
+    def _label(cls, v):
+        return v if v is None else _check_label(v, "a dataset label")
+
+    @model_validator(mode="after")
+    def _options(self):
+        from ..data import check_options, option_specs
+        from ..data.options import OptionError
+        if "dtype" in self.options:
+            raise ValueError("options.dtype: set the dtype in [model], not in the dataset options")
+        valid = [k for k in option_specs(self.name) if k != "dtype"]
+        for key, value in self.options.items():
+            if key not in valid:
+                raise ValueError(f"options.{_key(key)}: unknown option of dataset {self.name!r}; "
+                                 f"expected one of {', '.join(valid)}")
+            _plain(value, f"options.{_key(key)}")
+        try:
+            check_options(self.name, self.options)     # names, types, ranges, combinations
+        except OptionError as exc:
+            what = str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc)
+            if exc.option:
+                what = what.removeprefix(f"{exc.option}: ")
+                raise ValueError(f"options.{_key(exc.option)}: {what}") from None
+            raise ValueError(f"options: {what}") from None
+        return self
+
+
+_MLP_ONLY = {"hidden": [64], "init": "he", "output_activation": "identity"}
+_LENET_ONLY = {"variant": "compact", "pooling": "max"}
 
 
 class ModelSpec(_Strict):
-    """The network: an MLP (``hidden`` sizes, one activation) or LeNet-5."""
+    """The network: an MLP (``hidden`` sizes, one activation) or LeNet-5. Settings of the
+    other architecture are refused (None here means "not given": the architecture's default)."""
     architecture: Literal["mlp", "lenet5"] = "mlp"
-    hidden: list[int] = Field(default_factory=lambda: [64], description="MLP hidden layer sizes")
+    hidden: list[Width] | None = Field(None, max_length=LIMITS["layers"],
+                                       description="MLP hidden layer sizes (default [64])")
     activation: Literal[ACTIVATION_NAMES] = "relu"
-    output_activation: Literal["identity", "sigmoid", "tanh", "relu"] = "identity"
-    init: str = "he"
-    variant: Literal["classic", "compact"] = "compact"
-    pooling: Literal["max", "avg"] = "max"
+    output_activation: Literal["identity", "sigmoid", "tanh", "relu"] | None = None
+    init: str | None = Field(None, max_length=64, description="MLP weight initializer (default he)")
+    variant: Literal["classic", "compact"] | None = None
+    pooling: Literal["max", "avg"] | None = None
     loss: Literal[LOSS_NAMES] = "ce"
     dtype: Literal["float32", "float64"] = "float32"
-
-    @field_validator("hidden")
-    @classmethod
-    def _positive(cls, v):
-        if any(h < 1 for h in v):
-            raise ValueError(f"hidden sizes must be positive ints, got {v}")
-        return v
 
     @field_validator("init")
     @classmethod
     def _init(cls, v):
         from ..layers import INITIALIZERS
-        if v not in INITIALIZERS:
-            raise ValueError(f"unknown initializer {v!r}; expected one of {', '.join(sorted(INITIALIZERS))}")
+        if v is not None and v not in INITIALIZERS:
+            raise ValueError(f"unknown initializer {_short(v)}; expected one of {', '.join(sorted(INITIALIZERS))}")
         return v
+
+    @model_validator(mode="after")
+    def _applicable(self):
+        other = _LENET_ONLY if self.architecture == "mlp" else _MLP_ONLY
+        for name in other:
+            if getattr(self, name) is not None:
+                raise ValueError(f"{name}: not used by architecture {self.architecture!r} "
+                                 f"(remove it, or choose the architecture that has it)")
+        return self
+
+    def resolved(self) -> dict:
+        """The settings the architecture uses, defaults filled in (plain data)."""
+        own = _MLP_ONLY if self.architecture == "mlp" else _LENET_ONLY
+        out = {"architecture": self.architecture}
+        for name, default in own.items():
+            value = getattr(self, name)
+            out[name] = list(default) if value is None and isinstance(default, list) else \
+                (default if value is None else (list(value) if isinstance(value, list) else value))
+        out.update(activation=self.activation, loss=self.loss, dtype=self.dtype)
+        return out
+
+    def n_weighted(self) -> int:
+        """Number of weighted layers (dense and convolution) the model will have."""
+        if self.architecture == "lenet5":
+            return 5 if (self.variant or "compact") == "classic" else 4
+        return len(self.resolved()["hidden"]) + 1
 
 
 class TrainingSpec(_Strict):
     """Optimizer, learning rate and schedule, epochs, batch size (0 = full batch)."""
     optimizer: Literal[OPTIMIZER_NAMES] = "sgd"
-    lr: float = Field(0.01, gt=0)
+    lr: float = Field(0.01, gt=0, le=1e4)
     momentum: float = Field(0.0, ge=0, lt=1)
     nesterov: bool = False
     schedule: dict[str, Any] | None = Field(None, description="e.g. {kind='exponential', decay=0.95}")
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(32, ge=0, description="0 means full-batch gradient descent")
-    clip_norm: float | None = Field(None, gt=0)
+    epochs: int = Field(10, ge=1, le=LIMITS["epochs"])
+    batch_size: int = Field(32, ge=0, le=LIMITS["batch_size"], description="0 means full-batch gradient descent")
+    clip_norm: float | None = Field(None, gt=0, le=1e9)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v):
+        if v is None:
+            return v
+        for key, value in v.items():
+            if key == "kind":
+                if not isinstance(value, str) or len(value) > 64:
+                    raise ValueError("schedule.kind: expected a schedule name")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or abs(value) > 1e9:
+                raise ValueError(f"schedule.{_key(key)}: expected a finite number, got {_short(value)}")
+        return v
 
     @model_validator(mode="after")
     def _optimizer_builds(self):
         from ..optim import get_optimizer
+        if self.optimizer not in MOMENTUM_OPTIMIZERS and (self.momentum or self.nesterov):
+            raise ValueError(f"momentum / nesterov: not used by optimizer {self.optimizer!r} "
+                             f"(only by {', '.join(MOMENTUM_OPTIMIZERS)})")
+        if self.optimizer != "sgd" and self.nesterov:
+            raise ValueError(f"nesterov: only for optimizer 'sgd' (optimizer 'nesterov' is Nesterov already)")
         try:
             get_optimizer(self.optimizer_spec())
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise ValueError(f"optimizer settings: {exc}") from None
         return self
 
@@ -136,7 +283,8 @@ class TrainingSpec(_Strict):
         return spec
 
 
-LayerSelection = Union[Literal["all", "first", "last", "hidden"], list[int]]
+LayerSelection = Union[Literal["all", "first", "last", "hidden"],
+                       Annotated[list[Annotated[int, Field(ge=-1000, le=1000)]], Field(max_length=1000)]]
 
 
 class MethodSpec(_Strict):
@@ -145,34 +293,51 @@ class MethodSpec(_Strict):
     ``activation`` replace the model's for this method."""
     name: str = Field(min_length=1)
     regularizer: Literal[REGULARIZER_KINDS] | None = None
-    strengths: list[float] = Field(default_factory=list)
+    strengths: list[Strength] = Field(default_factory=list, max_length=LIMITS["grid"])
     mode: Literal["penalty", "prox"] = "penalty"
     layers: LayerSelection = "all"
     include_biases: bool = False
     l1_ratio: float = Field(0.5, ge=0, le=1, description="elastic net: share of the L1 part")
-    dropout: list[float] = Field(default_factory=list)
+    dropout: list[Rate] = Field(default_factory=list, max_length=LIMITS["grid"])
     loss: Literal[LOSS_NAMES] | None = None
     activation: Literal[ACTIVATION_NAMES] | None = None
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        return _check_label(v, "a method name")
+
     @model_validator(mode="after")
     def _consistent(self):
-        if self.regularizer is None and self.strengths:
-            raise ValueError("strengths are given but no regularizer")
-        if self.regularizer is not None and not self.strengths:
-            raise ValueError(f"regularizer {self.regularizer!r} needs strengths = [λ, ...]")
-        if any(not (s > 0) for s in self.strengths):
-            raise ValueError(f"strengths must be > 0, got {self.strengths}")
-        if self.regularizer and self.dropout:
-            raise ValueError("give either a regularizer with strengths or dropout rates, not both "
-                             "(the strength axis of a method is one of them)")
-        if any(not (0 <= r < 1) for r in self.dropout):
-            raise ValueError(f"dropout rates must be in [0, 1), got {self.dropout}")
-        if self.regularizer in ("l0", "max_norm") and self.mode != "prox":
-            raise ValueError(f"{self.regularizer} exists only as mode = 'prox'")
-        if self.regularizer in ("group_lasso", "max_norm") and self.include_biases:
-            raise ValueError(f"{self.regularizer} groups weights per unit; include_biases must be false")
+        if self.regularizer is None:
+            if self.strengths:
+                raise ValueError("strengths: given but no regularizer")
+            unused = [f for f, default in (("mode", "penalty"), ("layers", "all"),
+                                           ("include_biases", False), ("l1_ratio", 0.5))
+                      if getattr(self, f) != default]
+            if unused:
+                raise ValueError(f"{', '.join(unused)}: only used with a regularizer")
+        else:
+            if not self.strengths:
+                raise ValueError(f"strengths: regularizer {self.regularizer!r} needs strengths = [λ, ...]")
+            if self.dropout:
+                raise ValueError("dropout: give either a regularizer with strengths or dropout rates, "
+                                 "not both (the strength axis of a method is one of them)")
+            if self.regularizer in ("l0", "max_norm") and self.mode != "prox":
+                raise ValueError(f"mode: {self.regularizer} exists only as mode = 'prox'")
+            if self.regularizer in ("group_lasso", "max_norm") and self.include_biases:
+                raise ValueError(f"include_biases: {self.regularizer} groups weights per unit; "
+                                 f"include_biases must be false")
+            if self.regularizer != "elastic_net" and self.l1_ratio != 0.5:
+                raise ValueError(f"l1_ratio: only used by regularizer 'elastic_net'")
         if isinstance(self.layers, list) and not self.layers:
             raise ValueError("layers: an empty list selects nothing")
+        for what, values in (("strengths", self.strengths), ("dropout", self.dropout)):
+            seen = set()
+            for v in values:
+                if v in seen:
+                    raise ValueError(f"{what}: {v!r} is listed twice (each value is one grid point)")
+                seen.add(v)
         return self
 
     def grid(self) -> list[float | None]:
@@ -180,17 +345,29 @@ class MethodSpec(_Strict):
         return list(self.strengths or self.dropout or [None])
 
 
+def _seed_list(v):
+    """A seed count n (0 .. n-1) or an explicit list; the count is capped before the list
+    is built."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        if not 1 <= v <= LIMITS["seeds"]:
+            raise ValueError(f"a seed count must be in [1, {LIMITS['seeds']}], got {v}")
+        return list(range(v))
+    return v
+
+
 class StudyConfig(_Strict):
     """A whole study. ``dataset`` (one table) or ``datasets`` (several, each with a
     ``label``); ``seeds`` is a count (0 .. n−1) or an explicit list."""
-    name: str = Field(min_length=1)
-    description: str = ""
-    datasets: list[DatasetSpec] = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=LIMITS["name"])
+    description: str = Field("", max_length=LIMITS["description"])
+    datasets: list[DatasetSpec] = Field(min_length=1, max_length=LIMITS["datasets"])
     model: ModelSpec = Field(default_factory=ModelSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
-    methods: list[MethodSpec] = Field(min_length=1)
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
-    timeout: float | None = Field(None, gt=0, description="seconds per trial")
+    methods: list[MethodSpec] = Field(min_length=1, max_length=LIMITS["methods"])
+    seeds: list[Seed] = Field(default_factory=lambda: [0, 1, 2], min_length=1, max_length=LIMITS["seeds"])
+    timeout: float | None = Field(None, gt=0, le=1e7, description="seconds per trial")
+    checkpoint_every: float = Field(60.0, ge=0, le=1e7,
+                                    description="seconds between checkpoints of a running trial")
 
     @model_validator(mode="before")
     @classmethod
@@ -198,43 +375,82 @@ class StudyConfig(_Strict):
         if isinstance(data, dict) and "dataset" in data:
             data = dict(data)
             if "datasets" in data:
-                raise ValueError("give [dataset] or [[datasets]], not both")
+                raise ValueError("datasets: give [dataset] or [[datasets]], not both")
             data["datasets"] = [data.pop("dataset")]
         return data
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, v):
+        if not _SLUG.fullmatch(v) or ".." in v:
+            raise ValueError(f"the study name is used as a folder name: letters, digits, '-', '_' "
+                             f"and '.' only, starting with a letter or digit, no '..' "
+                             f"(got {_short(v)})")
+        return v
 
     @field_validator("seeds", mode="before")
     @classmethod
     def _seed_count(cls, v):
-        if isinstance(v, int) and not isinstance(v, bool):
-            if v < 1:
-                raise ValueError(f"a seed count must be >= 1, got {v}")
-            return list(range(v))
-        return v
+        return _seed_list(v)
 
     @field_validator("seeds")
     @classmethod
     def _unique(cls, v):
-        if len(set(v)) != len(v) or any(s < 0 for s in v):
-            raise ValueError(f"seeds must be distinct ints >= 0, got {v}")
+        if len(set(v)) != len(v):
+            raise ValueError(f"seeds must be distinct, got {_short(v)}")
         return v
 
     @model_validator(mode="after")
-    def _labels(self):
+    def _whole(self):
         if len(self.datasets) > 1:
             labels = [d.label for d in self.datasets]
             if None in labels or len(set(labels)) != len(labels):
                 raise ValueError("datasets: with several datasets each needs a distinct label")
+        elif self.datasets[0].label is not None:
+            pass  # a single dataset's label is shown nowhere; harmless
         names = [m.name for m in self.methods]
-        if len(set(names)) != len(names):
-            raise ValueError(f"methods: names must be distinct, got {names}")
-        if self.model.architecture == "lenet5" and any(m.activation for m in self.methods):
-            pass  # lenet5 takes the activation too
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"methods: names must be distinct, {', '.join(map(repr, dup))} repeats")
+        n = self.model.n_weighted()
+        for i, m in enumerate(self.methods):
+            if isinstance(m.layers, list):
+                bad = [j for j in m.layers if not -n <= j < n]
+                if bad:
+                    raise ValueError(f"methods.{i}.layers: indices {bad} out of range for the "
+                                     f"model's {n} weighted layers (valid: {-n} .. {n - 1})")
+        points = sum(len(m.grid()) for m in self.methods) * len(self.datasets)
+        if points * len(self.seeds) > LIMITS["trials"]:
+            raise ValueError(f"seeds: {points} grid points x {len(self.seeds)} seeds = "
+                             f"{points * len(self.seeds)} trials, more than {LIMITS['trials']}")
+        self._refuse_identical()
         return self
+
+    def _refuse_identical(self):
+        """Two grid points with the same resolved trial config would be one trial under two
+        labels: refuse, naming both."""
+        seen: dict[str, str] = {}
+        for ds, m, strength in self._points():
+            h = config_hash(trial_config(self, ds, m, strength))
+            where = _point_name(self, ds, m, strength)
+            if h in seen:
+                raise ValueError(f"methods: {seen[h]} and {where} are the same trial config "
+                                 f"(identical settings would be one trial under two labels); "
+                                 f"remove one or make them differ")
+            seen[h] = where
+
+    def _points(self):
+        for ds in self.datasets:
+            for m in self.methods:
+                for strength in m.grid():
+                    yield ds, m, strength
 
     # ------------------------------------------------------------------ derived
     def with_overrides(self, *, seeds: int | None = None, epochs: int | None = None,
-                       timeout: float | None = None) -> StudyConfig:
-        """A copy with fewer/more seeds (0 .. n−1), another epoch count or trial timeout."""
+                       timeout: float | None = None,
+                       checkpoint_every: float | None = None) -> StudyConfig:
+        """A copy with fewer/more seeds (0 .. n−1), another epoch count, trial timeout or
+        checkpoint interval."""
         data = self.model_dump()
         if seeds is not None:
             data["seeds"] = seeds
@@ -242,29 +458,37 @@ class StudyConfig(_Strict):
             data["training"]["epochs"] = epochs
         if timeout is not None:
             data["timeout"] = timeout
-        return validate(data)
+        if checkpoint_every is not None:
+            data["checkpoint_every"] = checkpoint_every
+        return validate(data, "options")
 
     def identity(self) -> dict:
-        """What must match for trials to share a store: everything but seeds and timeout."""
+        """What must match for trials to share a store: everything but seeds, timeout,
+        checkpoint interval and description."""
         data = self.model_dump(mode="json")
-        data.pop("seeds")
-        data.pop("timeout")
-        data.pop("description")
+        for k in ("seeds", "timeout", "description", "checkpoint_every"):
+            data.pop(k)
         return data
 
     def trials(self) -> list[TrialSpec]:
         """The grid × seeds, in a stable order (dataset, method, strength, seed)."""
         out = []
-        for ds in self.datasets:
-            for m in self.methods:
-                label = m.name if len(self.datasets) == 1 else f"{ds.label}/{m.name}"
-                for strength in m.grid():
-                    cfg = trial_config(self, ds, m, strength)
-                    h = config_hash(cfg)
-                    for seed in self.seeds:
-                        out.append(TrialSpec(key=f"{h}:{seed}", config_hash=h, method=label,
-                                             strength=strength, seed=seed, config=cfg))
+        for ds, m, strength in self._points():
+            label = m.name if len(self.datasets) == 1 else f"{ds.label}/{m.name}"
+            cfg = trial_config(self, ds, m, strength)
+            h = config_hash(cfg)
+            for seed in self.seeds:
+                out.append(TrialSpec(key=f"{h}:{seed}", config_hash=h, method=label,
+                                     strength=strength, seed=seed, config=cfg))
         return out
+
+
+def _point_name(study, ds, m, strength) -> str:
+    label = repr(m.name) if len(study.datasets) == 1 else repr(f"{ds.label}/{m.name}")
+    if strength is None:
+        return f"method {label}"
+    what = "rate" if m.dropout else "strength"
+    return f"method {label} ({what} {strength!r})"
 
 
 @dataclass(frozen=True)
@@ -277,16 +501,16 @@ class TrialSpec:
     seed: int
     config: dict
 
-    def payload(self, timeout: float | None = None) -> dict:
+    def payload(self, timeout: float | None = None, **extra) -> dict:
         """What a worker needs (plain data, picklable)."""
         import os
         return {"key": self.key, "seed": self.seed, "config": self.config, "timeout": timeout,
-                "data_dir": os.environ.get("PROXNET_DATA")}
+                "data_dir": os.environ.get("PROXNET_DATA"), **extra}
 
 
 def trial_config(study: StudyConfig, ds: DatasetSpec, m: MethodSpec, strength) -> dict:
     """The full, resolved config of a grid point (the trial seed is added separately)."""
-    model = study.model.model_dump(mode="json")
+    model = study.model.resolved()
     if m.loss is not None:
         model["loss"] = m.loss
     if m.activation is not None:
@@ -313,37 +537,103 @@ def config_hash(cfg: dict) -> str:
 
 # ---------------------------------------------------------------------- loading
 
+def _short(value, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    text = repr(text) if isinstance(value, str) else text
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
+
+
+def _key(k) -> str:
+    """A dict key as it may appear in a field path (quoted and cut when odd or long)."""
+    k = str(k)
+    return k if re.fullmatch(r"[A-Za-z0-9_]{1,40}", k) else _short(k, 40)
+
+
 def _format_errors(exc: ValidationError, source: str) -> str:
     lines = [f"{source}: invalid study config"]
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"]
+    for err in exc.errors()[:20]:
+        parts = err["loc"] if err["type"] == "extra_forbidden" else \
+            [p for p in err["loc"] if not (isinstance(p, str) and _TYPE_TAG.search(p))]
+        loc = ".".join(_key(p) for p in parts) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling; see docs/studies.md for the allowed fields)"
         elif err["type"] == "literal_error" and "expected" in err.get("ctx", {}):
-            msg = f"expected {err['ctx']['expected']}, got {err['input']!r}"
-        lines.append(f"  {loc}: {msg}")
+            msg = f"expected {err['ctx']['expected']}, got {_short(err['input'])}"
+        elif err["type"].endswith("_type") or err["type"] in ("finite_number", "int_from_float"):
+            msg = f"{msg}, got {_short(err['input'])} ({type(err['input']).__name__})"
+        m = _FIELD_PREFIX.match(msg)
+        if m:   # "field: why" raised by a model validator: one dotted path
+            loc = m.group(1) if loc == "(top level)" else f"{loc}.{m.group(1)}"
+            msg = m.group(2)
+        line = f"  {loc}: {msg}"
+        if line not in lines:
+            lines.append(line)
+    if len(exc.errors()) > 20:
+        lines.append(f"  … and {len(exc.errors()) - 20} more")
     return "\n".join(lines)
 
 
-def validate(data: dict, source: str = "config") -> StudyConfig:
+def _depth(obj, limit: int) -> int:
+    """Nesting depth of plain data, without recursion (stops past ``limit``)."""
+    stack, deepest = [(obj, 0)], 0
+    while stack:
+        item, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, d + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, d + 1) for v in item)
+    return deepest
+
+
+def validate(data, source: str = "config") -> StudyConfig:
     """Validate plain data into a StudyConfig, or raise :class:`ConfigError`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a study config is a table (dict), got {type(data).__name__}")
+    if _depth(data, LIMITS["depth"]) > LIMITS["depth"]:
+        raise ConfigError(f"{source}: nested more than {LIMITS['depth']} levels deep")
     try:
         return StudyConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, source)) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply") from None
+
+
+def parse_toml(text: str, source: str) -> dict:
+    """TOML text to plain data, with bounded size and nesting; ConfigError otherwise."""
+    if len(text) > LIMITS["config_bytes"]:
+        raise ConfigError(f"{source}: larger than {LIMITS['config_bytes']:,} bytes")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid TOML (nested too deeply)") from None
 
 
 def load_config(path) -> StudyConfig:
-    """Read and validate a TOML study config."""
+    """Read and validate a TOML study config (at most 1 MiB of UTF-8)."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as f:
+            raw = f.read(LIMITS["config_bytes"] + 1)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return validate(data, str(path))
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if len(raw) > LIMITS["config_bytes"]:
+        raise ConfigError(f"{path}: larger than {LIMITS['config_bytes']:,} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+    return validate(parse_toml(text, str(path)), str(path))
 
 
 def _recipe_dir():
@@ -362,9 +652,9 @@ def list_recipes() -> dict[str, str]:
 
 def recipe_path(name: str):
     entry = _recipe_dir() / f"{name}.toml"
-    if not entry.is_file():
-        raise ConfigError(f"recipe: unknown recipe {name!r}; expected one of {', '.join(list_recipes())} "
-                          f"or a path to a .toml file")
+    if not _SLUG.fullmatch(name) or not entry.is_file():
+        raise ConfigError(f"recipe: unknown recipe {_short(name)}; expected one of "
+                          f"{', '.join(list_recipes())} or a path to a .toml file")
     return entry
 
 
@@ -375,7 +665,7 @@ def load_recipe(name: str) -> StudyConfig:
 
 
 def resolve(recipe_or_path: str) -> StudyConfig:
-    """A recipe name or the path of a TOML config."""
+    """A recipe name or the path of a TOML config (what ``proxnet study`` calls)."""
     p = Path(recipe_or_path)
     if p.suffix == ".toml" or p.is_file():
         return load_config(p)

@@ -11,7 +11,8 @@ read-side SQL) → :mod:`.results` (Study / Trial, selection on validation) →
 :mod:`.analysis` (summaries, :mod:`.stats` comparisons) → :mod:`.formats` →
 :mod:`.figures` (with :mod:`.plots`), :mod:`.text`, :mod:`.html` → this module, which only
 orchestrates and writes the files. The store is opened read-only: a report can be written
-while a study runs (running trials are listed, never measured).
+while a study runs (running trials are listed, never measured), and from a read-only study
+folder with ``out`` elsewhere.
 
 Public: :func:`write_report`, :func:`summarize`, :func:`format_table`, :func:`load_study`,
 :func:`analyze_dir`, :func:`mean_ci`, :func:`write_summary_csv`.
@@ -25,6 +26,7 @@ from pathlib import Path
 from . import stats
 from .analysis import Analysis, analyze, last_line, mean_ci, summary_rows
 from .results import CLASSIFICATION, load_study
+from .store import atomic_write
 from .text import format_table
 
 __all__ = ["write_report", "summarize", "format_table", "load_study", "analyze_dir",
@@ -56,7 +58,7 @@ def _cell(x) -> str:
 
 
 def _write(path: Path, columns, rows) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_write(path, newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(columns)
         for r in rows:
@@ -116,7 +118,9 @@ def write_trials_csv(a: Analysis, path) -> Path:
 
 def write_report(study_dir, *, out=None, baseline=None) -> Path:
     """Write ``index.html``, ``comparisons.csv``, ``trials.csv`` and ``summary.csv`` into
-    ``out`` (default ``<study_dir>/report``); returns the path of ``index.html``.
+    ``out`` (default ``<study_dir>/report``), each to a temporary name renamed into place (a
+    failure, e.g. a full disk, leaves the previous files whole); returns the path of
+    ``index.html``.
     ``baseline``: see :func:`proxnet.studies.analysis.analyze`."""
     from . import figures as figs
     from . import html, plots
@@ -132,5 +136,7 @@ def write_report(study_dir, *, out=None, baseline=None) -> Path:
     for f in figures:
         f["src"] = plots.to_data_uri(f.pop("figure"))
     path = out / "index.html"
-    path.write_text(html.render(a, rows, figures), encoding="utf-8")
+    page = html.render(a, rows, figures)
+    with atomic_write(path, encoding="utf-8") as f:
+        f.write(page)
     return path

@@ -2,8 +2,23 @@
 
 :func:`execute` is what executors run in their workers. It takes and returns plain data
 (picklable, JSON-able apart from NumPy artifacts) and never raises for a failing trial: an
-exception becomes ``status = "failed"`` with its traceback, an exceeded time limit
-``status = "timeout"``.
+exception becomes ``status = "failed"`` with its traceback and message, an exceeded time
+limit ``status = "timeout"``, and a failure of the environment (a missing dataset or
+package, memory, the disk; :data:`ENVIRONMENT_ERRORS`) ``status = "pending"``, which the
+next run retries.
+
+Live trials. When the payload names the study's store and this process can reach it (same
+machine, the store of the same study), the trial writes its own progress there as it goes
+(:class:`~proxnet.studies.store.TrialWriter`): its epochs at most every
+:data:`FLUSH_EVERY` seconds (each batch one transaction), a checkpoint at most every
+``checkpoint_every`` seconds (:mod:`proxnet.studies.checkpoints`), and at the end the whole
+trial in one transaction. A trial with a checkpoint resumes from it, and finishes exactly as
+an uninterrupted run (every metric but ``time``). Otherwise the trial returns everything at
+the end and the study's process stores it.
+
+Time limits are checked after every batch and every epoch, inside this module's own
+callback (never by a signal that could fire inside library code); the local executor also
+kills a worker that overruns its limit by more than a grace period.
 
 Per-epoch metrics (names in ``docs/store-schema.md``): ``train_accuracy`` /
 ``test_accuracy`` and ``gap`` (train − test) for classification, ``train_mse`` /
@@ -15,20 +30,30 @@ experiments do); nothing is selected on it.
 """
 from __future__ import annotations
 
+import json
 import os
 import platform
-import signal
-import threading
+import socket
+import sqlite3
 import time
 import traceback
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from ..callbacks import Callback
 
-__all__ = ["execute", "build_model", "load_data", "TrialTimeout"]
+__all__ = ["execute", "build_model", "load_data", "TrialTimeout", "ENVIRONMENT_ERRORS",
+           "FLUSH_EVERY"]
 
 _DATA_CACHE: dict = {}
+FLUSH_EVERY = 1.0
+"""Seconds between two writes of a running trial's new epochs to the store."""
+
+ENVIRONMENT_ERRORS = (ImportError, MemoryError, OSError, sqlite3.OperationalError)
+"""Failures of the machine rather than of the trial (a missing dataset file or package, no
+memory, a full disk): stored as pending with their message, retried by the next run."""
 
 
 class TrialTimeout(Exception):
@@ -44,13 +69,16 @@ def versions() -> dict:
 def load_data(spec: dict, dtype: str):
     """The dataset of a trial config, cached per process (workers reuse it across trials)."""
     from ..data import load_dataset
-    import json
     key = (json.dumps(spec, sort_keys=True), dtype)
     if key not in _DATA_CACHE:
         if len(_DATA_CACHE) > 4:
             _DATA_CACHE.clear()
         _DATA_CACHE[key] = load_dataset(spec["name"], dtype=dtype, **spec.get("options", {}))
     return _DATA_CACHE[key]
+
+
+def clear_data_cache() -> None:
+    _DATA_CACHE.clear()
 
 
 def _select(selection, n: int) -> list[int]:
@@ -79,7 +107,6 @@ def _regularizer(reg: dict):
     if kind == "max_norm":
         return get_regularizer({"kind": kind, "max_value": lam, "mode": mode})
     return get_regularizer({"kind": kind, "lam": lam, "mode": mode})
-
 
 def build_model(cfg: dict, data, seed: int):
     """The Sequential of a trial config, for the dataset ``data`` (a Splits): the layers of
@@ -123,40 +150,120 @@ def build_model(cfg: dict, data, seed: int):
     return Sequential(layers, loss=loss, optimizer=opt, seed=seed, dtype=m["dtype"])
 
 
-class _Recorder(Callback):
-    """Callback: per-epoch test (and validation) metrics, and the time limit."""
 
-    def __init__(self, data, deadline):
+class _Live:
+    """A running trial's link to its study folder: progress rows and checkpoints."""
+
+    def __init__(self, study_dir: Path, key: str, every: float, writer):
+        self.dir, self.key, self.every, self.writer = study_dir, key, every, writer
+        self.flushed = 0
+        self.t0 = self.last_flush = self.last_ckpt = time.monotonic()
+        self.elapsed_before = 0.0
+
+    @classmethod
+    def open(cls, payload: dict):
+        """The link, or None when the store is not reachable from this process."""
+        from .store import STORE_NAME, TrialWriter
+        spec = payload.get("store")
+        if not spec or spec.get("host") != socket.gethostname():
+            return None
+        path = Path(spec["dir"]) / STORE_NAME
+        if not path.is_file():
+            return None
+        writer = TrialWriter(path)
+        if writer.created() != spec.get("created"):
+            writer.close()
+            return None
+        return cls(Path(spec["dir"]), payload["key"], float(payload.get("checkpoint_every", 60.0)), writer)
+
+    def resume(self):
+        from . import checkpoints
+        return checkpoints.load(self.dir, self.key)
+
+    def start(self, epoch: int, series: dict, elapsed: float) -> None:
+        self.writer.start(self.key, epoch, series, f"{socket.gethostname()}:{os.getpid()}")
+        self.flushed, self.elapsed_before = epoch, elapsed
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.t0
+
+    def flush(self, series: dict, n: int) -> None:
+        if n > self.flushed:
+            self.writer.epochs(self.key, series, self.flushed, n)
+            self.flushed = n
+        self.last_flush = time.monotonic()
+
+    def epoch_end(self, model, series: dict, n: int, planned: int, grad_norms) -> None:
+        """After epoch ``n``: write new epochs (at most every FLUSH_EVERY s) and a checkpoint
+        (at most every ``every`` s, never after the last epoch)."""
+        from . import checkpoints
+        now = time.monotonic()
+        if n < planned and now - self.last_ckpt >= self.every:
+            self.flush(series, n)
+            checkpoints.save(self.dir, self.key, model, n,
+                             {"series": series, "grad_norms": grad_norms(), "elapsed": self.elapsed()})
+            self.writer.checkpointed(self.key, n)
+            self.last_ckpt = time.monotonic()
+        elif now - self.last_flush >= FLUSH_EVERY:
+            self.flush(series, n)
+
+    def finish(self, result: dict) -> None:
+        from . import checkpoints
+        self.writer.done(result)
+        checkpoints.remove(self.dir, self.key)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class _Recorder(Callback):
+    """Callback: per-epoch series (training logs, test and validation metrics, gap), live
+    progress, and the time limit (checked after every batch and epoch)."""
+
+    def __init__(self, data, deadline, *, series=None, grad_norms=None, live=None, planned=0):
         super().__init__()
-        self.data, self.deadline = data, deadline
-        self.test: list[dict] = []
-        self.val: list[dict] = []
+        self.data, self.deadline, self.live, self.planned = data, deadline, live, planned
+        self.classification = data.task == "classification"
+        self.series: dict[str, list] = {k: list(v) for k, v in (series or {}).items()}
+        self.prior_grad_norms: dict[str, list] = {k: list(v) for k, v in (grad_norms or {}).items()}
+
+    def uses_batch_hooks(self) -> bool:
+        return self.deadline is not None
+
+    def on_batch_end(self, batch, logs=None):
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise TrialTimeout(f"trial exceeded its time limit during epoch {self.n_epochs() + 1}")
+
+    def n_epochs(self) -> int:
+        return len(self.series.get("loss", ()))
+
+    def grad_norms(self) -> dict[str, list]:
+        """Per-step gradient norms over the whole trial (checkpointed ones, then this run's)."""
+        now = self.model.history.grad_norms if self.model is not None else {}
+        names = list(dict.fromkeys([*self.prior_grad_norms, *now]))
+        return {k: self.prior_grad_norms.get(k, []) + [float(x) for x in now.get(k, [])] for k in names}
 
     def on_epoch_end(self, epoch, logs=None):
         d, model = self.data, self.model
-        self.test.append(model.evaluate(d.X_test, d.y_test))
+        what = "accuracy" if self.classification else "mse"
+        row = {k: float(v) for k, v in (logs or {}).items() if k != "epoch" and not k.startswith("val_")}
+        test = model.evaluate(d.X_test, d.y_test)
+        row[f"test_{what}"] = float(test[what])
+        row["test_loss"] = float(test["data_loss"])
         if d.X_val is not None:
-            self.val.append(model.evaluate(d.X_val, d.y_val))
+            row[f"val_{what}"] = float(model.evaluate(d.X_val, d.y_val)[what])
+        tr, te = row[f"train_{what}"], row[f"test_{what}"]
+        row["gap"] = tr - te if self.classification else te - tr
+        n = self.n_epochs()
+        for k, v in row.items():
+            self.series.setdefault(k, [float("nan")] * n).append(v)
+        for k, v in self.series.items():
+            if len(v) < n + 1:
+                v.append(float("nan"))
+        if self.live is not None:
+            self.live.epoch_end(model, self.series, n + 1, self.planned, self.grad_norms)
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise TrialTimeout(f"trial exceeded its time limit after epoch {epoch + 1}")
-
-
-def _epoch_series(history, rec, classification: bool) -> dict[str, list]:
-    h = history.history
-    series: dict[str, list] = {}
-    for k, v in h.items():
-        if k == "epoch" or k.startswith("val_"):
-            continue
-        series[k] = [float(x) for x in v]
-    what = "accuracy" if classification else "mse"
-    series[f"test_{what}"] = [float(e[what]) for e in rec.test]
-    series["test_loss"] = [float(e["data_loss"]) for e in rec.test]
-    if rec.val:
-        series[f"val_{what}"] = [float(e[what]) for e in rec.val]
-    tr, te = np.asarray(series[f"train_{what}"]), np.asarray(series[f"test_{what}"])
-    series["gap"] = (tr - te if classification else te - tr).tolist()
-    return series
-
+            raise TrialTimeout(f"trial exceeded its time limit after epoch {n + 1}")
 
 def _artifacts(model, data, history, classification: bool) -> dict[str, np.ndarray]:
     from ..layers import Dense
@@ -179,7 +286,10 @@ def _artifacts(model, data, history, classification: bool) -> dict[str, np.ndarr
         g = 200
         xs, ys = np.linspace(lo[0], hi[0], g), np.linspace(lo[1], hi[1], g)
         grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2).astype(data.X_train.dtype)
-        arts["decision_grid"] = model.predict(grid).reshape(g, g).astype(np.int16)
+        pred = model.predict(grid)
+        if pred.ndim == 2:      # a regression loss (mse) on classes: the class of the largest output
+            pred = pred.argmax(axis=1) if pred.shape[1] > 1 else (pred[:, 0] > 0.5)
+        arts["decision_grid"] = pred.reshape(g, g).astype(np.int16)
         arts["decision_extent"] = np.array([lo[0], hi[0], lo[1], hi[1]], dtype=np.float64)
     if X.shape[1] == 1 and not classification:
         allx = np.concatenate([X[:, 0], data.X_test.reshape(-1)])
@@ -218,74 +328,97 @@ def _final(series, model, data, classification: bool, n_params: int) -> dict:
     return final
 
 
-def _run(payload: dict, deadline) -> dict:
+def _run(payload: dict, deadline, live) -> dict:
     cfg, seed = payload["config"], int(payload["seed"])
     data_dir = payload.get("data_dir")
     if data_dir and os.path.isdir(data_dir):
         # the data folder of the process that started the study (pool workers may predate it)
         os.environ["PROXNET_DATA"] = data_dir
     data = load_data(cfg["dataset"], cfg["model"]["dtype"])
-    model = build_model(cfg, data, seed)
+    planned = int(cfg["training"]["epochs"])
+    checkpoint = live.resume() if live is not None else None
+    if checkpoint is not None:
+        model, meta = checkpoint
+        start, series, grads, elapsed = meta["epoch"], meta["series"], meta["grad_norms"], meta.get("elapsed", 0.0)
+    else:
+        model = build_model(cfg, data, seed)
+        start, series, grads, elapsed = 0, {}, {}, 0.0
+    if live is not None:
+        live.start(start, series, float(elapsed))
     n_params = model.n_params()
-    rec = _Recorder(data, deadline)
+    rec = _Recorder(data, deadline, series=series, grad_norms=grads, live=live, planned=planned)
     tr = cfg["training"]
-    history = model.fit(data.X_train, data.y_train, epochs=tr["epochs"],
-                        batch_size=tr["batch_size"] or None, seed=seed, callbacks=[rec],
-                        verbose=False)
+    model.fit(data.X_train, data.y_train, epochs=planned - start, batch_size=tr["batch_size"] or None,
+              seed=seed if start == 0 else None, callbacks=[rec], verbose=False)
     classification = data.task == "classification"
-    series = _epoch_series(history, rec, classification)
+    series = rec.series
+    history = SimpleNamespace(grad_norms=rec.grad_norms())
     return {"epochs": series, "final": _final(series, model, data, classification, n_params),
             "artifacts": _artifacts(model, data, history, classification)}
 
 
-def _alarm(signum, frame):
-    raise TrialTimeout("trial exceeded its time limit")
+def _message(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
 def execute(payload: dict, blas_threads: int | None = None) -> dict:
     """Run one trial; never raises for a failing trial.
 
-    ``payload``: ``{"key", "seed", "config", "timeout"}`` (see :meth:`TrialSpec.payload`).
+    ``payload``: ``{"key", "seed", "config", "timeout", "data_dir"}`` (see
+    :meth:`TrialSpec.payload`), optionally ``"store"`` (``{"dir", "host", "created"}`` of the
+    study's store: write progress there), ``"checkpoint_every"`` (seconds) and ``"parent"``
+    (the identity of the study's process: this process ends when it is gone).
     ``blas_threads`` limits the BLAS pool of this process during the trial (so that
     parallel workers do not oversubscribe the cores).
 
-    Returns ``{"key", "status" ("done" | "failed" | "timeout"), "error", "epochs", "final",
-    "artifacts", "started", "finished", "duration", "versions"}``.
+    Returns ``{"key", "status" ("done" | "failed" | "timeout" | "pending"), "error"
+    (traceback), "message" (the exception's text), "epochs", "final", "artifacts",
+    "started", "finished", "duration", "versions", "stored", "worker"}``; ``stored`` is True when the
+    trial wrote its results to the store itself (``epochs`` and ``artifacts`` are then
+    empty); ``worker`` is ``host:pid`` of the process that ran it.
     """
     from contextlib import nullcontext
 
+    from .watchdog import watch
+    watch(payload.get("parent"))
     timeout = payload.get("timeout")
     started = time.time()
     t0 = time.monotonic()
     deadline = t0 + timeout if timeout else None
-    # A hard limit by SIGALRM where we can (the main thread of a worker process); the
-    # per-epoch check of the recorder covers threads (e.g. Dask workers).
-    use_alarm = bool(timeout) and threading.current_thread() is threading.main_thread() \
-        and hasattr(signal, "setitimer")
-    result = {"key": payload["key"], "status": "done", "error": None, "epochs": {}, "final": {},
-              "artifacts": {}, "versions": versions()}
+    result = {"key": payload["key"], "status": "done", "error": None, "message": None, "epochs": {},
+              "final": {}, "artifacts": {}, "versions": versions(), "stored": False,
+              "worker": f"{socket.gethostname()}:{os.getpid()}"}
     if blas_threads:
         from threadpoolctl import threadpool_limits
         limits = threadpool_limits(limits=blas_threads)
     else:
         limits = nullcontext()
-    old = None
+    live = None
     with limits:
         try:
-            if use_alarm:
-                old = signal.signal(signal.SIGALRM, _alarm)
-                signal.setitimer(signal.ITIMER_REAL, timeout)
-            try:
-                result.update(_run(payload, deadline))
-            finally:
-                if use_alarm:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
-                    signal.signal(signal.SIGALRM, old)
+            live = _Live.open(payload)
+            result.update(_run(payload, deadline, live))
+            result["duration"] = live.elapsed() if live is not None else time.monotonic() - t0
+            result["started"], result["finished"] = started, time.time()
+            if live is not None:
+                live.finish(result)
+                result.update(epochs={}, artifacts={}, stored=True)
         except TrialTimeout as exc:
-            result.update(status="timeout", error=f"TrialTimeout: {exc} ({timeout:g} s)")
-        except Exception:  # noqa: BLE001 - a failed trial is data, the study goes on
-            result.update(status="failed", error=traceback.format_exc())
-    result["started"] = started
+            result.update(status="timeout", error=f"TrialTimeout: {exc} ({timeout:g} s)",
+                          message=f"TrialTimeout: {exc} ({timeout:g} s)")
+        except ENVIRONMENT_ERRORS as exc:
+            result.update(status="pending", error=traceback.format_exc(), message=_message(exc))
+        except Exception as exc:  # noqa: BLE001 - a failed trial is data, the study goes on
+            from .store import StoreWriteError
+            status = "pending" if isinstance(exc, StoreWriteError) else "failed"
+            result.update(status=status, error=traceback.format_exc(), message=_message(exc),
+                          store_error=str(exc) if isinstance(exc, StoreWriteError) else None)
+        finally:
+            if live is not None:
+                live.close()
+    if result["status"] != "done":
+        result.update(epochs={}, final={}, artifacts={})
+    result.setdefault("started", started)
     result["finished"] = time.time()
-    result["duration"] = time.monotonic() - t0
+    result.setdefault("duration", time.monotonic() - t0)
     return result

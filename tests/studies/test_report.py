@@ -710,7 +710,8 @@ def test_cli_report_prints_into_a_pipe(tmp_path):
     (tmp_path / "junk" / "study.db").write_bytes(b"not a database" * 100)
     res = subprocess.run([sys.executable, "-m", "proxnet.cli", "report", str(tmp_path / "junk")],
                          capture_output=True, text=True, env=env, timeout=120)
-    assert res.returncode == 1 and "not a proxnet study store" in res.stderr
+    # a folder without a readable store is a usage error (exit 2), as for proxnet study
+    assert res.returncode == 2 and "not a readable proxnet study store" in res.stderr
     assert "Traceback" not in res.stderr
 
 

@@ -66,12 +66,12 @@ def test_grid_expansion_and_stable_keys():
     ({"training": {"lr": -1}}, "training.lr"),
     ({"training": {"optimizer": "adagrad"}}, "training.optimizer: expected 'sgd'"),
     ({"dataset": {"name": "imagenet"}}, "unknown dataset 'imagenet'"),
-    ({"methods": [{"name": "l1", "strengths": [1e-3]}]}, "strengths are given but no regularizer"),
+    ({"methods": [{"name": "l1", "strengths": [1e-3]}]}, "methods.0.strengths: given but no regularizer"),
     ({"methods": [{"name": "l1", "regularizer": "l1"}]}, "needs strengths"),
     ({"methods": [{"name": "l0", "regularizer": "l0", "strengths": [1.0]}]}, "only as mode = 'prox'"),
     ({"methods": [{"name": "x", "regularizer": "lasso", "strengths": [1.0]}]}, "methods.0.regularizer"),
     ({"methods": [{"name": "a"}, {"name": "a"}]}, "names must be distinct"),
-    ({"seeds": 0}, "seed count must be >= 1"),
+    ({"seeds": 0}, "seeds: a seed count must be in [1, 1000]"),
 ])
 def test_bad_config_names_the_field(patch, needle):
     with pytest.raises(ConfigError) as exc:
@@ -172,14 +172,14 @@ def test_more_seeds_extend_a_study_and_a_different_study_is_refused(tmp_path):
 
 
 def test_failed_trial_is_stored_with_traceback_and_others_go_on(tmp_path):
-    methods = small()["methods"] + [{"name": "broken", "regularizer": "l2", "strengths": [1e-3],
-                                     "layers": [7]}]
+    # an L2 strength this large makes SGD diverge (factor 1 - lr*λ per step): a real failure
+    methods = small()["methods"] + [{"name": "broken", "regularizer": "l2", "strengths": [1e6]}]
     run = run_study(validate(small(methods=methods)), tmp_path / "s", jobs=2, progress=False)
     assert run.counts == {"done": 6, "failed": 2}
     with db(tmp_path / "s") as conn:
         rows = conn.execute("SELECT method, error FROM trial WHERE status = 'failed'").fetchall()
         assert {m for m, _ in rows} == {"broken"}
-        assert all(e.startswith("Traceback") and "out of range" in e for _, e in rows)
+        assert all(e.startswith("Traceback") and "TrainingDivergedError" in e for _, e in rows)
         assert conn.execute("SELECT COUNT(*) FROM epoch_metric e JOIN trial t ON t.key = e.trial_key "
                             "WHERE t.status = 'failed'").fetchone()[0] == 0
     # failed trials are kept on resume, re-run on request
@@ -192,15 +192,19 @@ def test_failed_trial_is_stored_with_traceback_and_others_go_on(tmp_path):
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_timeout(tmp_path, jobs):
-    cfg = validate(small(training={**small()["training"], "epochs": 400}, seeds=1,
+    """The limit is checked at batch boundaries inside the trial's own callback (no signal
+    fires inside library code, so no worker is left half-imported: measured on main, a
+    SIGALRM inside scipy's import made every later trial of that worker fail with a
+    NameError). Every trial reports TrialTimeout."""
+    cfg = validate(small(training={**small()["training"], "epochs": 400}, seeds=2,
                          methods=[{"name": "none"}, {"name": "l2", "regularizer": "l2", "strengths": [1e-3]}]))
     t0 = time.monotonic()
     run = run_study(cfg, tmp_path / "s", jobs=jobs, timeout=0.3, progress=False)
-    assert run.counts == {"timeout": 2}
-    assert time.monotonic() - t0 < 30
+    assert run.counts == {"timeout": 4}
+    assert time.monotonic() - t0 < 60
     with db(tmp_path / "s") as conn:
-        errs = [e for (e,) in conn.execute("SELECT error FROM trial")]
-    assert all("TrialTimeout" in e for e in errs)
+        errs = [e for (e,) in conn.execute("SELECT message FROM trial")]
+    assert all(e.startswith("TrialTimeout: trial exceeded its time limit") for e in errs), errs
 
 
 def test_dask_executor_on_a_real_local_cluster(tmp_path):
@@ -261,25 +265,29 @@ def _wait_done(study_dir, n, proc, limit=120):
 
 
 def _check_consistent(study_dir, epochs):
+    """Done trials hold every epoch; unfinished ones (running trials write as they go) a
+    prefix of whole epochs; no duplicates (the primary key) and no half-written epoch."""
     with db(study_dir) as conn:
-        per_trial = dict(conn.execute("SELECT trial_key, COUNT(DISTINCT epoch) FROM epoch_metric GROUP BY trial_key"))
         status = dict(conn.execute("SELECT key, status FROM trial"))
-        n_names = conn.execute("SELECT COUNT(DISTINCT name) FROM epoch_metric").fetchone()[0]
-        rows = dict(conn.execute("SELECT trial_key, COUNT(*) FROM epoch_metric GROUP BY trial_key"))
+        per = {}
+        for key, epoch, n in conn.execute("SELECT trial_key, epoch, COUNT(*) FROM epoch_metric "
+                                          "GROUP BY trial_key, epoch ORDER BY 1, 2"):
+            per.setdefault(key, []).append((epoch, n))
     for key, st in status.items():
+        rows = per.get(key, [])
+        assert [e for e, _ in rows] == list(range(1, len(rows) + 1)), key
+        assert len({n for _, n in rows}) <= 1, f"trial {key} has a half-written epoch"
         if st == "done":
-            assert per_trial[key] == epochs and rows[key] == epochs * n_names, key
-        else:
-            assert key not in per_trial, f"unfinished trial {key} has epoch rows"
+            assert len(rows) == epochs, key
     return status
 
 
-@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
+@pytest.mark.parametrize("how", ["SIGINT"])      # SIGKILL: see test_resume.py
 def test_killed_study_resumes_only_missing_trials(tmp_path, how):
-    config = _write_config(tmp_path)
+    config = _write_config(tmp_path, epochs=15)
     out = tmp_path / "study"
     cmd = [sys.executable, "-m", "proxnet", "study", str(config), "--out", str(out), "--jobs", "1",
-           "--no-progress"]
+           "--no-progress", "--no-report"]
     # SIGINT must reach Python even where the test runner was started in the background
     # (which ignores SIGINT, and an ignored signal stays ignored across exec)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -296,7 +304,7 @@ def test_killed_study_resumes_only_missing_trials(tmp_path, how):
         assert "run the same command again to resume" in err
     else:
         assert proc.returncode == -signal.SIGKILL
-    status = _check_consistent(out, 40)
+    status = _check_consistent(out, 15)
     done_before = {k for k, s in status.items() if s == "done"}
     assert 2 <= len(done_before) < 9
     if how == "SIGINT":
@@ -306,7 +314,7 @@ def test_killed_study_resumes_only_missing_trials(tmp_path, how):
 
     run = run_study(load_config(config), out, jobs=1, progress=False)
     assert run.ran == 9 - len(done_before) and run.skipped == len(done_before)
-    status = _check_consistent(out, 40)
+    status = _check_consistent(out, 15)
     assert len(status) == 9 and set(status.values()) == {"done"}
     with db(out) as conn:
         finished_after = dict(conn.execute("SELECT key, finished FROM trial"))
