@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from ..diagnostics import image_side
 from . import plots
 from .analysis import Analysis
 from .formats import p_phrase
@@ -110,11 +111,6 @@ def sparsity_figure(a: Analysis) -> dict | None:
                        f"({head.description}), coloured by method."}
 
 
-def _side(d: int) -> int:
-    s = int(round(math.sqrt(d)))
-    return s if s * s == d and s > 1 else 0
-
-
 def _slug(s: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in s.lower())
 
@@ -126,10 +122,10 @@ def weight_figures(study: Study, by_group, arts) -> list[dict]:
         for g, ts in by_group.items():
             t = _lowest_seed(ts)
             W = arts.get(t.key, {}).get("first_layer_weights")
-            if g[0] == method and W is not None and W.ndim == 2 and _side(W.shape[0]):
+            if g[0] == method and W is not None and W.ndim == 2 and image_side(W.shape[0]):
                 rows.append((study.label(g), t.seed, W))
         if rows:
-            side = _side(rows[0][2].shape[0])
+            side = image_side(rows[0][2].shape[0])
             units = min(plots.MAX_UNITS, rows[0][2].shape[1])
             out.append({"id": f"weights-{_slug(method)}", "lead": False,
                         "title": f"First-layer weights: {method}",
@@ -150,13 +146,12 @@ def grad_figure(study: Study, by_group) -> dict | None:
                   for t in ts if "grad_norm_W1" in grads.get(t.key, {})]
         series = [(np.arange(1, s.size + 1, dtype=float), s) for s in series if s.size]
         if series:
-            items.append({"method": g[0], "strength": g[1],
-                          "band": plots.band(series, bands=False)})
+            b = plots.band(series, bands=False)
+            items.append({"method": g[0], "strength": g[1], "steps": b.x, "norms": b.mean})
     if not items:
         return None
     return {"id": "grad-norms", "title": "Gradient magnitude", "lead": False,
-            "figure": plots.per_method_lines(items, ylabel="‖∂L/∂W1‖", xlabel="step", log=True,
-                                             bands=False, max_points=2000),
+            "figure": plots.grad_norms(items, max_points=2000),
             "caption": "Norm of the first layer's weight gradient per optimizer step, mean over "
                        "seeds (log scale; long runs are averaged in blocks of steps)."}
 
