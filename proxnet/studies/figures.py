@@ -62,12 +62,12 @@ def forest_figure(a: Analysis) -> dict | None:
                        "grey: no detectable difference. At the right: the Holm-adjusted p."}
 
 
-def curve_figures(study: Study) -> list[dict]:
-    """Test (solid, band = ± std over seeds) and train (dashed) curves of every group on
-    one axes; then the generalization gap likewise."""
+def curve_data(study: Study, *, running: bool = False) -> tuple[list[dict], list[dict]]:
+    """``(curves, gaps)`` for :func:`proxnet.studies.plots.draw_overlaid`: per group of done
+    trials, the test curve (band over seeds) with the train curve dashed, and the gap; with
+    ``running``, also one curve per running trial's stored epochs (``"running": True``)."""
     by_group = _by_group(study)
     train, _, test = study.metric_names
-    cls = study.kind == CLASSIFICATION
     curves, gaps = [], []
     for g, ts in by_group.items():
         ep = [study.epochs.get(t.key, {}) for t in ts]
@@ -80,19 +80,36 @@ def curve_figures(study: Study) -> list[dict]:
                            "dashed": plots.band(tr) if tr else None})
         if gp:
             gaps.append({"label": label, "band": plots.band(gp)})
+    for t in (study.trials if running else []):
+        e = study.epochs.get(t.key, {}) if t.status == "running" else {}
+        label = f"{study.label(t.group)} seed {t.seed}"
+        if test in e:
+            curves.append({"label": label, "band": plots.band([e[test]]), "running": True})
+        if "gap" in e:
+            gaps.append({"label": label, "band": plots.band([e["gap"]]), "running": True})
+    return curves, gaps
+
+
+def curve_figures(study: Study, *, running: bool = False) -> list[dict]:
+    """Test (solid, band = ± std over seeds) and train (dashed) curves of every group on
+    one axes; then the generalization gap likewise (see :func:`curve_data`)."""
+    curves, gaps = curve_data(study, running=running)
+    cls = study.kind == CLASSIFICATION
     what = "accuracy" if cls else "MSE"
     out = []
+    live = (" Running trials (dotted, light, labelled \"running\") show the epochs stored so "
+            "far." if any(c.get("running") for c in curves) else "")
     if curves:
         out.append({"id": "curves", "title": f"Test {what} per epoch, all groups", "lead": True,
                     "figure": plots.overlaid(curves, ylabel=what, log=not cls),
                     "caption": f"Test {what} (solid: mean over seeds, band: ± std) and train "
-                               f"{what} (dashed, mean) of every method and strength."})
+                               f"{what} (dashed, mean) of every method and strength." + live})
     if gaps:
         gw = "train − test accuracy" if cls else "test − train MSE"
         out.append({"id": "gap", "title": "Generalization gap per epoch", "lead": True,
                     "figure": plots.overlaid(gaps, ylabel=f"gap ({gw})", zero_line=True),
                     "caption": f"Generalization gap ({gw}) per epoch: mean over seeds, "
-                               "band ± std."})
+                               "band ± std." + live})
     return out
 
 

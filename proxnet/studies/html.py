@@ -166,7 +166,7 @@ def _cell(metric, st, scale, *, ci: bool) -> str:
     return cell
 
 
-def _summary_section(a: Analysis, rows) -> str:
+def _summary_section(a: Analysis, rows, *, files: bool = True) -> str:
     scales = {m.name: page_scale(percent=m.percent) for m in a.table}
     head = a.headline
     cols = "".join(f"<th title='{escape(m.description)}'>{escape(m.label + scales[m.name].suffix)}</th>"
@@ -193,9 +193,12 @@ def _summary_section(a: Analysis, rows) -> str:
             f"<p class='note'>Done trials only: mean ± sample std (ddof = 1) over seeds, the 95% "
             f"Student-t interval of the headline's mean; accuracies in %, differences in points. "
             f"Δ, p and verdict as in the verdict above. Full precision and every interval: "
-            f"<a href='summary.csv'>summary.csv</a>, <a href='comparisons.csv'>comparisons.csv"
-            f"</a> (bootstrap CIs, Wilcoxon p, d_z, MDE), <a href='trials.csv'>trials.csv</a> "
-            f"(per trial: selected epoch and headline).</p>")
+            + (f"<a href='summary.csv'>summary.csv</a>, <a href='comparisons.csv'>comparisons.csv"
+               f"</a> (bootstrap CIs, Wilcoxon p, d_z, MDE), <a href='trials.csv'>trials.csv</a> "
+               f"(per trial: selected epoch and headline).</p>" if files else
+               "<code>study.summary()</code>, <code>study.comparisons()</code> (bootstrap CIs, "
+               "Wilcoxon p, d_z, MDE), <code>study.trials()</code> (per trial: selected epoch "
+               "and headline).</p>"))
 
 
 def _figures(figs) -> str:
@@ -291,3 +294,33 @@ def render(a: Analysis, rows, figures) -> str:
 </body>
 </html>
 """
+
+
+def _scoped_css(scope: str) -> str:
+    """The page's CSS with every selector under ``scope`` (the page-wide ``body`` rule left
+    out), so that a fragment styles itself and nothing else of a notebook."""
+    out = []
+    for rule in CSS.strip().split("}"):
+        if "{" not in rule:
+            continue
+        selectors, body = rule.split("{", 1)
+        sels = [x.strip() for x in selectors.split(",") if x.strip() and x.strip() != "body"]
+        if sels:
+            out.append(", ".join(f"{scope} {x}" for x in sels) + " {" + body + "}")
+    return "\n".join(out)
+
+
+def fragment(a: Analysis, rows) -> str:
+    """The study as an HTML fragment for a notebook (``Study._repr_html_``): the title and
+    the trials' statuses, the verdict first, then the summary table, the same sections (and
+    ``data-*`` attributes) as the page, styled by CSS scoped to ``div.proxnet-study``."""
+    study = a.study
+    counts: dict = {}
+    for t in study.trials:
+        counts[t.status] = counts.get(t.status, 0) + 1
+    status = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no trials"
+    scale = page_scale(percent=a.headline.percent)
+    return (f"<div class='proxnet-study'><style>{_scoped_css('.proxnet-study')}</style>"
+            f"<h2>Study: {escape(study.name)}</h2><p class='meta'>{escape(study.kind)} · trials: "
+            f"{escape(status)} · <code>{escape(str(study.path))}</code></p>"
+            f"{_verdict_section(a, scale)}{_summary_section(a, rows, files=False)}</div>")

@@ -163,14 +163,28 @@ def forest(panels, *, xlabel) -> Figure:
 
 
 def overlaid(curves, *, ylabel, xlabel="epoch", log=False, zero_line=False) -> Figure:
-    """All groups on one axes: a solid line with a ± std band per group, and an optional
-    dashed companion line in the same colour (e.g. train beside test), legend at the right.
+    """All groups on one axes (:func:`draw_overlaid`), legend at the right.
 
     curves: ``[{"label", "band": Band, "dashed": Band | None}]``."""
     fig = Figure(figsize=(11.0, 4.4))
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0.07, 0.12, 0.66, 0.83))
+    draw_overlaid(ax, curves, ylabel=ylabel, xlabel=xlabel, log=log, zero_line=zero_line)
+    return fig
+
+
+def draw_overlaid(ax, curves, *, ylabel, xlabel="epoch", log=False, zero_line=False):
+    """On ``ax``: a solid line with a ± std band per group, and an optional dashed companion
+    line in the same colour (e.g. train beside test), legend at the right of the axes; a
+    curve with ``"running": True`` (a trial still training) is drawn thin and light, dotted,
+    and labelled "running". Returns ``ax``.
+
+    curves: ``[{"label", "band": Band, "dashed": Band | None, "running": bool}]``."""
     for c, color in zip(curves, _group_colors(len(curves))):
+        if c.get("running"):
+            _draw_band(ax, c["band"], color, f"{c['label']} (running)", ":", bands=False,
+                       alpha=0.6, linewidth=1.0)
+            continue
         _draw_band(ax, c["band"], color, c["label"])
         if c.get("dashed") is not None:
             _draw_band(ax, c["dashed"], color, None, "--", bands=False)
@@ -182,9 +196,10 @@ def overlaid(curves, *, ylabel, xlabel="epoch", log=False, zero_line=False) -> F
     ax.set_ylabel(ylabel, fontsize=9)
     ax.tick_params(labelsize=8)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-              ncol=1 if len(curves) <= 18 else 2)
-    return fig
+    if curves:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+                  ncol=1 if len(curves) <= 18 else 2)
+    return ax
 
 
 def grad_norms(items, *, max_points=2000) -> Figure:

@@ -30,7 +30,8 @@ from .store import atomic_write
 from .text import format_table
 
 __all__ = ["write_report", "summarize", "format_table", "load_study", "analyze_dir",
-           "mean_ci", "write_summary_csv", "write_comparisons_csv", "write_trials_csv"]
+           "mean_ci", "write_summary_csv", "write_comparisons_csv", "write_trials_csv",
+           "comparison_table", "trial_rows"]
 
 _ROW_LISTS = ("errors",)
 
@@ -73,13 +74,19 @@ def write_summary_csv(rows: list[dict], path) -> Path:
     return _write(Path(path), columns, rows)
 
 
-def write_comparisons_csv(a: Analysis, path) -> Path:
-    """Every comparison of every compared metric, columns :data:`stats.COLUMNS`."""
+def comparison_table(a: Analysis) -> list[dict]:
+    """Every comparison of every compared metric (headline first), one dict per comparison
+    with the keys of :data:`stats.COLUMNS`: the rows of comparisons.csv."""
     rows = []
     for m in a.compared:
         for ex in a.experiments:
             rows += stats.comparison_rows(ex.comparisons.get(m.name, []), m.name)
-    return _write(Path(path), stats.COLUMNS, rows)
+    return rows
+
+
+def write_comparisons_csv(a: Analysis, path) -> Path:
+    """Every comparison of every compared metric (:func:`comparison_table`)."""
+    return _write(Path(path), stats.COLUMNS, comparison_table(a))
 
 
 def trial_rows(a: Analysis) -> tuple[list[str], list[dict]]:

@@ -22,15 +22,14 @@ Ctrl-C stops the study: finished trials stay in the store, interrupted ones go b
 from __future__ import annotations
 
 import socket
-import sys
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import checkpoints, executors
 from .config import ConfigError, StudyConfig, TrialSpec
 from .lock import StudyLock
-from .store import Store, StoreError, StoreWriteError, open_readonly, read_progress
+from .progress import StudyProgress, choose_mode
+from .store import Store, StoreError, StoreWriteError
 
 __all__ = ["run_study", "StudyRun", "EXECUTORS", "PreflightError", "preflight"]
 
@@ -113,52 +112,6 @@ def preflight(trials: list[TrialSpec]) -> None:
             raise ConfigError(f"{_point(t)}: the model cannot be built: {exc}") from None
 
 
-# ---------------------------------------------------------------------- progress
-
-class _Progress:
-    """A tqdm bar of epochs done / planned over the trials to run, refreshed from the store
-    twice a second by a thread (so it moves inside long trials, with any executor)."""
-
-    def __init__(self, study_dir, keys, name: str, show: bool):
-        from tqdm.auto import tqdm
-        self.dir, self.keys, self.stop = study_dir, list(keys), threading.Event()
-        self.bar = tqdm(total=0, desc=name, unit="epoch", disable=not show, file=sys.stderr,
-                        dynamic_ncols=True)
-        self.thread = None
-        if show:
-            self.thread = threading.Thread(target=self._loop, daemon=True, name="proxnet-progress")
-            self.thread.start()
-
-    def _loop(self):
-        conn = None
-        while not self.stop.wait(0.5):
-            try:
-                conn = conn or open_readonly(self.dir)
-                self.update(conn)
-            except Exception:  # noqa: BLE001 - progress is best effort
-                pass
-        if conn is not None:
-            conn.close()
-
-    def update(self, conn):
-        done, planned, counts = read_progress(conn, self.keys)
-        self.bar.total = planned
-        self.bar.n = done
-        self.bar.set_postfix_str(", ".join(f"{counts[s]} {s}" for s in
-                                           ("running", "done", "failed", "timeout") if counts.get(s)),
-                                 refresh=False)
-        self.bar.refresh()
-
-    def write(self, text: str):
-        self.bar.write(text, file=sys.stderr)
-
-    def close(self):
-        self.stop.set()
-        if self.thread is not None:
-            self.thread.join(2)
-        self.bar.close()
-
-
 # ---------------------------------------------------------------------- running
 
 def _check_args(executor, jobs, checkpoint_every):
@@ -201,7 +154,9 @@ def run_study(config: StudyConfig, study_dir, *, jobs: int | None = None, execut
     address : Dask scheduler address (``executor="dask"``); None starts a local cluster
     timeout : seconds per trial (overrides ``config.timeout``)
     retry_failed : also re-run trials stored as failed or timeout
-    progress : a bar of epochs done / planned (None: only on a terminal)
+    progress : a bar of epochs done / planned with an ETA and the trials' counts, read from
+        the store twice a second (None: in a notebook or on a terminal, else one line at the
+        end, logged on "proxnet.studies"; see :mod:`proxnet.studies.progress`)
     checkpoint_every : seconds between checkpoints of a running trial (overrides
         ``config.checkpoint_every``; 0 = after every epoch)
     live : workers write their progress and checkpoints to the folder as they go (False:
@@ -259,8 +214,7 @@ def _dispatch(store, run, todo, config, *, executor, jobs, address, timeout, eve
     payloads = [t.payload(timeout, store=spec, checkpoint_every=every, parent=parent) for t in todo]
     resumable = checkpoints.existing(study_dir) if live else set()
     run.resumed = sum(checkpoints.stem(t.key) in resumable for t in todo)
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = _Progress(study_dir, [t.key for t in todo], config.name, bool(show))
+    bar = StudyProgress(study_dir, [t.key for t in todo], config.name, choose_mode(progress))
     results = _executor(todo, payloads, executor=executor, jobs=jobs, address=address,
                         timeout=timeout, parent=parent)
     labels = {t.key: t for t in todo}
