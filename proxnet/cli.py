@@ -116,18 +116,36 @@ def _store_errors(fn):
 @click.argument("study_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder for index.html and the CSV files  [default: STUDY_DIR/report]")
+@click.option("--watch", is_flag=True,
+              help="Rewrite the report every --interval seconds while the study runs; the page "
+                   "reloads itself until the study ends, then the final page is written.")
+@click.option("--interval", type=click.FloatRange(min=0.2, max=3600), default=5.0,
+              show_default=True, help="Seconds between rewrites with --watch.")
 @_store_errors
-def report(study_dir, out):
+def report(study_dir, out, watch, interval):
     """Write the report of the study in STUDY_DIR (read from STUDY_DIR/study.db, opened
     read-only; works while the study runs and on a read-only folder with --out elsewhere):
     one self-contained index.html, comparisons.csv, trials.csv and summary.csv, and print the
-    verdict table (each group vs the baseline, paired by seed, Holm-corrected)."""
-    from .studies import load  # deferred: matplotlib, scipy
+    verdict table (each group vs the baseline, paired by seed, Holm-corrected).
+
+    With --watch, while a study runs in STUDY_DIR (or until it starts), the report is
+    rewritten every --interval seconds and the page reloads itself, drawing the running
+    trials' partial curves; when the study ends the final page (no reload) is written."""
+    from .studies import Study, load  # deferred: matplotlib, scipy
     try:
-        study = load(study_dir)
+        study = Study(study_dir) if watch else load(study_dir)
     except FileNotFoundError as e:
         _fail(f"error: {e}", EXIT_USAGE)
-    path = study.report(out)
+    if watch:
+        def wrote(p, running):
+            logging.getLogger("proxnet.studies").info(
+                "%s: %s", p, "study running, rewritten" if running else "study ended, final page")
+        try:
+            path = study.watch(out, interval=interval, on_write=wrote)
+        except KeyboardInterrupt:
+            sys.exit(EXIT_INTERRUPTED)
+    else:
+        path = study.report(out)
     click.echo(study.table())
     click.echo(f"\nreport: {path}")
     click.echo(f"table:  {path.parent / 'summary.csv'}")

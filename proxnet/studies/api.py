@@ -234,16 +234,44 @@ class Study:
         finally:
             conn.close()
 
-    def report(self, out=None, *, baseline=None, csv: bool = False) -> Path:
+    def report(self, out=None, *, baseline=None, csv: bool = False,
+               refresh: float | None = None) -> Path:
         """Write the HTML report with comparisons.csv, trials.csv and summary.csv into
         ``out`` (default ``<study>/report``), with ``csv`` after the store's own CSV files
         (:meth:`export`; its trials.csv is then replaced by the report's, which adds the
         selected epoch; epochs.csv stays), as ``proxnet study`` does; returns index.html's
-        path."""
+        path. ``refresh``: the page reloads itself after so many seconds (see :meth:`watch`)."""
         from .report import write_report
         if csv:
             self.export(self.path / "report" if out is None else out)
-        return write_report(self.path, out=out, baseline=baseline)
+        return write_report(self.path, out=out, baseline=baseline, refresh=refresh)
+
+    def watch(self, out=None, *, interval: float = 5.0, baseline=None, on_write=None) -> Path:
+        """Rewrite the report every ``interval`` seconds while the study runs (its folder's
+        lock is held), each page reloading itself after ``interval`` seconds and drawing the
+        running trials' partial curves; when the study has ended, write the final page
+        (without the reload) and return its path. Before the store exists, wait for it.
+        ``on_write(path, running)`` is called after each page. Ctrl-C stops watching."""
+        import time
+
+        from .lock import held
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)) or \
+                not 0.2 <= interval <= 3600:
+            raise ValueError(f"interval: expected seconds in [0.2, 3600], got {interval!r}")
+        waited = False
+        while not (self.path / "study.db").is_file():
+            if not waited:
+                log.info("waiting for the study to start in %s", self.path)
+                waited = True
+            time.sleep(interval)
+        while True:
+            running = held(self.path)
+            path = self.report(out, baseline=baseline, refresh=interval if running else None)
+            if on_write is not None:
+                on_write(path, running)
+            if not running:
+                return path
+            time.sleep(interval)
 
     def table(self, baseline=None) -> str:
         """The verdict table as text (what ``proxnet study`` and ``proxnet report`` print)."""

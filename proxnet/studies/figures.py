@@ -5,7 +5,8 @@
 ``lead`` figures come before the summary table (the forest plot of the paired differences,
 the curves of all groups on one axes, the gap likewise), the others after it (sparsity vs
 the headline, first-layer weights, gradient magnitudes, decision boundaries, fitted
-curves). A figure whose data do not exist is left out. Only done trials are drawn.
+curves). A figure whose data do not exist is left out. Only done trials are drawn, but for
+the curves of running trials (their epochs so far, dotted, labelled "running").
 """
 from __future__ import annotations
 
@@ -206,9 +207,9 @@ def build_figures(a: Analysis) -> list[dict]:
     study = a.study
     by_group = _by_group(study)
     if not by_group:
-        return []
+        return curve_figures(study, running=True)     # running trials only, if any
     arts = study.artifacts([_lowest_seed(ts).key for ts in by_group.values()], _ARTIFACTS)
-    figs = [forest_figure(a), *curve_figures(study), sparsity_figure(a),
+    figs = [forest_figure(a), *curve_figures(study, running=True), sparsity_figure(a),
             *weight_figures(study, by_group, arts), grad_figure(study, by_group),
             *picture_figures(study, by_group, arts)]
     return [f for f in figs if f is not None]

@@ -58,6 +58,7 @@ td code { overflow-wrap: anywhere; }
 pre { background: #f7f7f9; padding: .6rem; overflow-x: auto; white-space: pre-wrap;
       overflow-wrap: anywhere; }
 .note { color: #555; font-size: .85rem; max-width: 62rem; }
+.live { background: #fff8e1; border: 1px solid #f0d98c; padding: .4rem .8rem; font-size: .9rem; }
 details { margin: .6rem 0; }
 """
 
@@ -253,9 +254,24 @@ def _config_section(study) -> str:
             f"configuration (JSON)</summary><pre>{full}</pre></details></details>")
 
 
-def render(a: Analysis, rows, figures) -> str:
+def _live(refresh) -> tuple[str, str]:
+    """The head tag and the banner of a page of a running study that reloads itself."""
+    if not refresh:
+        return "", ""
+    s = max(1, int(round(refresh)))
+    return (f'<meta http-equiv="refresh" content="{s}">',
+            f"<p class='live' id='live' data-refresh='{s}'>The study is running: this page "
+            f"reloads itself every {s} s (<code>proxnet report --watch</code>) and stops when "
+            f"the study ends. Running trials are listed below and drawn dotted, labelled "
+            f"“running”; only finished trials enter the numbers.</p>")
+
+
+def render(a: Analysis, rows, figures, *, refresh: float | None = None) -> str:
     """The page. ``a``: the study's :class:`~proxnet.studies.analysis.Analysis`; ``rows``:
-    its summary rows; ``figures``: ``[{"id", "title", "caption", "src", "lead"}]``."""
+    its summary rows; ``figures``: ``[{"id", "title", "caption", "src", "lead"}]``;
+    ``refresh``: seconds after which the page of a running study reloads itself (a meta
+    refresh, with a banner saying so); None for a finished study's page."""
+    head_tag, banner = _live(refresh)
     study = a.study
     counts: dict = {}
     for t in study.trials:
@@ -275,7 +291,7 @@ def render(a: Analysis, rows, figures) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>proxnet study: {escape(study.name)}</title>
-<link rel="icon" href="data:,">
+<link rel="icon" href="data:,">{head_tag}
 <style>{CSS}</style>
 </head>
 <body>
@@ -283,7 +299,7 @@ def render(a: Analysis, rows, figures) -> str:
 <p class="lead">{escape(one_line)}</p>
 <p class="meta">{escape(study.kind)} · trials: {escape(status)} · total training time {total:.1f} s
 · created {_when(study.created)} · proxnet {escape(str(study.proxnet_version))}</p>
-{notes}
+{banner}{notes}
 {_verdict_section(a, scale)}
 {_figures(lead)}{nofig}
 {_summary_section(a, rows)}

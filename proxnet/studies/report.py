@@ -123,12 +123,13 @@ def write_trials_csv(a: Analysis, path) -> Path:
     return _write(Path(path), columns, rows)
 
 
-def write_report(study_dir, *, out=None, baseline=None) -> Path:
+def write_report(study_dir, *, out=None, baseline=None, refresh: float | None = None) -> Path:
     """Write ``index.html``, ``comparisons.csv``, ``trials.csv`` and ``summary.csv`` into
     ``out`` (default ``<study_dir>/report``), each to a temporary name renamed into place (a
     failure, e.g. a full disk, leaves the previous files whole); returns the path of
     ``index.html``.
-    ``baseline``: see :func:`proxnet.studies.analysis.analyze`."""
+    ``baseline``: see :func:`proxnet.studies.analysis.analyze`. ``refresh``: the page
+    reloads itself after so many seconds (a running study's page, ``proxnet report --watch``)."""
     from . import figures as figs
     from . import html, plots
 
@@ -143,7 +144,7 @@ def write_report(study_dir, *, out=None, baseline=None) -> Path:
     for f in figures:
         f["src"] = plots.to_data_uri(f.pop("figure"))
     path = out / "index.html"
-    page = html.render(a, rows, figures)
+    page = html.render(a, rows, figures, refresh=refresh)
     with atomic_write(path, encoding="utf-8") as f:
         f.write(page)
     return path

@@ -168,3 +168,25 @@ def test_cli_study_off_a_terminal_ends_with_one_progress_line(tmp_path):
     quiet = CliRunner().invoke(main, ["study", str(cfg), "--out", str(tmp_path / "q"), "-j", "1",
                                       "--no-report", "-q"])
     assert quiet.exit_code == 0 and quiet.output == "", quiet.output
+
+
+def test_watch_rewrites_while_the_study_runs_then_writes_the_final_page(done, tmp_path):
+    import shutil
+    from proxnet.studies.lock import StudyLock, held
+    live = tmp_path / "live"
+    shutil.copytree(done.path, live)
+    assert not held(live) and not held(tmp_path / "nowhere")
+    lock = StudyLock(live).acquire()          # as a running `proxnet study` holds it
+    assert held(live)
+    pages = []
+
+    def wrote(path, running):
+        text = path.read_text()
+        pages.append((running, '<meta http-equiv="refresh" content="1">' in text, "id='live'" in text))
+        if len(pages) == 2:
+            lock.release()                    # the study ends
+    path = load(live).watch(interval=0.5, on_write=wrote)
+    assert pages == [(True, True, True), (True, True, True), (False, False, False)]
+    assert path == live / "report" / "index.html"
+    with pytest.raises(ValueError, match="interval"):
+        load(live).watch(interval=0)
