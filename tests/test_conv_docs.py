@@ -1,8 +1,5 @@
-"""docs/convolution.md stays true: its python blocks run as written; the builders' doctests pass."""
-import doctest
+"""docs/convolution.md stays true: its python blocks run as written (the builders' doctests: tests/test_doctests.py)."""
 import re
-
-import proxnet.architectures
 
 from .conftest import REPO
 
@@ -21,8 +18,3 @@ def test_convolution_doc_names_real_commands():
     for path in ("examples/lenet5_mnist.py", "benchmarks/bench_lenet.py", "benchmarks/ab_step.py",
                  "benchmarks/fused_potential.py"):
         assert path in text and (REPO / path).exists()
-
-
-def test_architectures_doctests():
-    result = doctest.testmod(proxnet.architectures)
-    assert result.attempted > 0 and result.failed == 0
