@@ -116,3 +116,37 @@ def identity_forward(x):
 
 def identity_backward(dout, cache):
     return dout
+
+
+def softmax(x):
+    """softmax over the last axis, exp(x − max) / Σ exp(x − max): no overflow for any finite
+    input; float inputs keep their dtype, others become float64."""
+    s = x - x.max(axis=-1, keepdims=True)
+    if s.dtype.kind != "f":
+        s = s.astype(np.float64)
+    np.exp(s, out=s)
+    s /= s.sum(axis=-1, keepdims=True)
+    return s
+
+
+def log_softmax(x):
+    """log softmax over the last axis, x − max − log Σ exp(x − max) (stable: no log of a
+    probability that underflowed to 0)."""
+    s = x - x.max(axis=-1, keepdims=True)
+    if s.dtype.kind != "f":
+        s = s.astype(np.float64)
+    s -= np.log(np.exp(s).sum(axis=-1, keepdims=True))
+    return s
+
+
+def softmax_forward(x):
+    """s = :func:`softmax` (x); cache = s."""
+    s = softmax(x)
+    return s, s
+
+
+def softmax_backward(dout, cache):
+    """dx = J(x)ᵀ·dout = s ⊙ (dout − Σ_k dout_k s_k): the exact Jacobian-vector product of
+    ∂s_i/∂x_j = s_i (δ_ij − s_j), summed over the last axis."""
+    s = cache
+    return s * (dout - (dout * s).sum(axis=-1, keepdims=True))
