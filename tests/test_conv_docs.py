@@ -15,6 +15,5 @@ def test_convolution_doc_blocks_run(capsys):
 
 def test_convolution_doc_names_real_commands():
     text = (REPO / "docs" / "convolution.md").read_text()
-    for path in ("examples/lenet5_mnist.py", "benchmarks/bench_lenet.py", "benchmarks/ab_step.py",
-                 "benchmarks/fused_potential.py"):
+    for path in ("examples/lenet5_mnist.py", "benchmarks/bench_lenet.py", "benchmarks/ab_step.py"):
         assert path in text and (REPO / path).exists()
