@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from proxnet.functional import accel, activations
+from proxnet.functional import accel
 from proxnet.functional.activations import relu_backward, relu_forward
 from proxnet.functional.conv import conv2d_backward, conv2d_forward
 from proxnet.functional.pool import (CompiledPoolCache, avg_pool2d_backward, avg_pool2d_forward,
