@@ -10,6 +10,9 @@ none and L2 1e-2 × seeds) run three ways, in one run:
 3. as a careful PyTorch user would: one process per core, one thread each, the trials
    shared out.
 
+Each way runs as a fresh process, timed from its start to its exit (interpreter start,
+imports and data loading included for all three).
+
 Every way trains every trial for the same epochs and measures train, validation and test
 accuracy and loss after each epoch, as the study records them. Printed: the machine, the
 three wall times and the ratios (below 1: proxnet's study is faster).
@@ -120,16 +123,28 @@ def _torch_trial(args):
     return acc
 
 
-def run_torch(seeds, epochs, processes, threads):
+def torch_script(seeds, epochs, processes, threads):
+    """The PyTorch way's whole run, as the script a user starts (``--torch-way``)."""
     trials = [(m, s, epochs, threads) for m in ("none", "l2") for s in range(seeds)]
-    t = time.perf_counter()
     if processes <= 1:
         for trial in trials:
             _torch_trial(trial)
     else:
         with multiprocessing.get_context("spawn").Pool(processes) as pool:
             pool.map(_torch_trial, trials, chunksize=1)
-    return time.perf_counter() - t
+
+
+def run_torch(seeds, epochs, processes, threads):
+    """Wall time of the PyTorch way in a fresh process (interpreter start and ``import
+    torch`` included, as for ``proxnet study``)."""
+    cmd = [sys.executable, __file__, "--torch-way", str(processes), str(threads or 0),
+           "--seeds", str(seeds), "--epochs", str(epochs)]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"torch way failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return wall
 
 
 def main(argv=None):
@@ -138,8 +153,12 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--jobs", type=int, default=None, help="proxnet study --jobs (default: its own)")
     ap.add_argument("--data-dir", help="folder holding mnist/ (default $PROXNET_DATA or ../shared/data)")
+    ap.add_argument("--torch-way", nargs=2, type=int, metavar=("PROCESSES", "THREADS"),
+                    help=argparse.SUPPRESS)     # internal: run one PyTorch way and exit
     args = ap.parse_args(argv)
     os.environ["PROXNET_DATA"] = data_dir_of(args)        # seen by the study and the torch processes
+    if args.torch_way:
+        return torch_script(args.seeds, args.epochs, args.torch_way[0], args.torch_way[1] or None)
     import torch
     print(describe(torch))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
