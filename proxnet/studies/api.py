@@ -1,12 +1,14 @@
 """The Python face of the lab: run a study and read its answer, in a notebook or a script.
 
->>> from proxnet.studies import run, load
->>> study = run("digits-quick", epochs=5, seeds=3)      # doctest: +SKIP
->>> study                    # in Jupyter: the verdict table first, then the summary
->>> study.comparisons()      # every paired comparison (DataFrame with pandas)
->>> study.plot_curves()      # test curves of every group (matplotlib axes)
->>> study.report()           # the HTML report and its CSV files; returns index.html's path
->>> load("runs/digits-quick-5ep").summary()
+::
+
+    from proxnet.studies import run, load
+    study = run("digits-quick", epochs=5, seeds=3)
+    study                    # in Jupyter: the verdict table first, then the summary
+    study.comparisons()      # every paired comparison (DataFrame with pandas)
+    study.plot_curves()      # test curves of every group (matplotlib axes)
+    study.report()           # the HTML report and its CSV files; returns index.html's path
+    load("runs/digits-quick-5ep").summary()
 
 :func:`run` validates the study (a recipe name, a TOML file, a dict or a
 :class:`~proxnet.studies.config.StudyConfig`), runs what its folder's store does not hold yet

@@ -194,9 +194,9 @@ def _summary_section(a: Analysis, rows, *, files: bool = True) -> str:
             f"<p class='note'>Done trials only: mean ± sample std (ddof = 1) over seeds, the 95% "
             f"Student-t interval of the headline's mean; accuracies in %, differences in points. "
             f"Δ, p and verdict as in the verdict above. Full precision and every interval: "
-            + (f"<a href='summary.csv'>summary.csv</a>, <a href='comparisons.csv'>comparisons.csv"
-               f"</a> (bootstrap CIs, Wilcoxon p, d_z, MDE), <a href='trials.csv'>trials.csv</a> "
-               f"(per trial: selected epoch and headline).</p>" if files else
+            + ("<a href='summary.csv'>summary.csv</a>, <a href='comparisons.csv'>comparisons.csv"
+               "</a> (bootstrap CIs, Wilcoxon p, d_z, MDE), <a href='trials.csv'>trials.csv</a> "
+               "(per trial: selected epoch and headline).</p>" if files else
                "<code>study.summary()</code>, <code>study.comparisons()</code> (bootstrap CIs, "
                "Wilcoxon p, d_z, MDE), <code>study.trials()</code> (per trial: selected epoch "
                "and headline).</p>"))
