@@ -35,7 +35,7 @@ batch_size = 64
 [[methods]]
 name = "none"
 """
-STATE = ("JSON.stringify({origin: performance.timeOrigin,"
+STATE = ("JSON.stringify({origin: performance.timeOrigin, ready: document.readyState,"
          " live: !!document.getElementById('live'),"
          " meta: !!document.querySelector('meta[http-equiv=refresh]'),"
          " text: document.body ? document.body.innerText : ''})")
@@ -134,11 +134,12 @@ def test_watched_report_reloads_itself_until_the_study_ends(tmp_path):
             s = browser.state()
             if s:
                 origins.add(s["origin"])
-            return s if s and cond(s) else None
+            return s if s and s["ready"] == "complete" and cond(s) else None   # a whole page
 
-        live = _until(lambda: seen(lambda s: s["live"]), 60, "live page")
+        # a page of the running study with a running trial listed (its stored epochs)
+        live = _until(lambda: seen(lambda s: s["live"] and "epoch(s) stored so far" in s["text"]),
+                      90, "live page with a running trial")
         assert live["meta"] and "reloads itself every 1 s" in live["text"]
-        assert "epoch(s) stored so far" in live["text"]              # the running trial, listed
         assert 'Running trials (dotted, light, labelled "running")' in live["text"]   # and drawn
         final = _until(lambda: seen(lambda s: not s["meta"] and "every trial is done" in s["text"]),
                        180, "final page")
