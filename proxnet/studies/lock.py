@@ -9,12 +9,15 @@ export``) take no lock: they open the store read-only and may run at any time.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
 import sys
 import time
 from pathlib import Path
+
+from .store import StoreWriteError
 
 __all__ = ["StudyLock", "StudyLocked", "LOCK_NAME", "holder", "held"]
 
@@ -41,7 +44,6 @@ def holder(study_dir) -> dict:
 def held(study_dir) -> bool:
     """Whether a study is running in ``study_dir`` now (its lock is held, by any process,
     this one included); a folder without a lock file holds none."""
-    import fcntl
     try:
         fd = os.open(Path(study_dir) / LOCK_NAME, os.O_RDONLY)
     except OSError:
@@ -66,8 +68,6 @@ class StudyLock:
         self.fd = None
 
     def acquire(self) -> StudyLock:
-        import fcntl
-        from .store import StoreWriteError
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -97,7 +97,6 @@ class StudyLock:
 
     def release(self) -> None:
         if self.fd is not None:
-            import fcntl
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
