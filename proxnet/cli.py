@@ -84,14 +84,13 @@ def _fail(message: str, code: int):
 
 def _store_errors(fn):
     """Map the lab's errors to one clear line (or block) and an exit code."""
-    import functools
-
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from .studies.config import ConfigError
-        from .studies.lock import StudyLocked
-        from .studies.runner import PreflightError
-        from .studies.store import StoreError, StoreWriteError
+        # deferred, as every lab import here: they load pydantic, and `--help` stays fast
+        from .studies.config import ConfigError  # deferred (above)
+        from .studies.lock import StudyLocked  # deferred (above)
+        from .studies.runner import PreflightError  # deferred (above)
+        from .studies.store import StoreError, StoreWriteError  # deferred (above)
         try:
             return fn(*args, **kwargs)
         except ConfigError as e:

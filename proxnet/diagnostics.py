@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .layers import Dense
+
 __all__ = ["first_weighted_layer", "first_layer_weights", "grad_norm_series", "decision_grid",
            "fitted_curve", "image_side", "GRID_RESOLUTION", "CURVE_POINTS"]
 
@@ -28,7 +30,6 @@ def first_layer_weights(model) -> np.ndarray | None:
     """The incoming weights of the first weighted layer, one column per unit, as float32:
     a Dense layer's ``W`` (D, M); a convolution's filters on a single input channel as
     (kh·kw, filters). None for a model whose first weighted layer is neither."""
-    from .layers import Dense
     i = first_weighted_layer(model)
     if i is None:
         return None

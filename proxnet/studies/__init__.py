@@ -5,8 +5,9 @@ honest statistics (docs/studies.md). The Python API (docs/notebooks.md)::
     study = run("digits-quick", epochs=5)
     study.comparisons()
 
-The submodules (config, runner, store, report, ...) import their dependencies (pydantic,
-scipy, matplotlib) when they are imported; this package imports none of them.
+Importing the package loads what running a study needs (pydantic for configs, the runner,
+the store); the statistics and figures (scipy, matplotlib) load when a comparison, a table or
+a report is asked for, so trial workers never import them.
 """
 from .api import Study, load, run
 

@@ -21,7 +21,14 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
+
+from .config import ConfigError, StudyConfig, resolve, validate
+from .lock import held
+from .runner import run_study
+from .store import EPOCH_COLUMNS, connect_readonly, epoch_rows, export_csv, open_readonly, read_study
+from .text import format_table
 
 __all__ = ["run", "load", "Study", "resolve_config", "default_dir"]
 
@@ -31,7 +38,6 @@ log = logging.getLogger("proxnet.studies")
 def resolve_config(study, *, seeds=None, epochs=None, timeout=None, checkpoint_every=None):
     """A validated :class:`~proxnet.studies.config.StudyConfig` from a recipe name, the
     path of a TOML config, a dict or a StudyConfig, with the overrides applied."""
-    from .config import ConfigError, StudyConfig, resolve, validate  # deferred: pydantic
     if isinstance(study, StudyConfig):
         cfg = study
     elif isinstance(study, dict):
@@ -74,7 +80,6 @@ def run(study, out=None, *, seeds: int | None = None, epochs: int | None = None,
     with ``last_run.interrupted``). Raises ConfigError (an invalid study, a bad argument),
     ValueError (a bad ``jobs`` or ``executor``), StudyLocked, StoreError, PreflightError,
     StoreWriteError: see ``run_study``."""
-    from .runner import run_study  # deferred: the runner imports the executors
     cfg = resolve_config(study, seeds=seeds, epochs=epochs, timeout=timeout,
                          checkpoint_every=checkpoint_every)
     out = Path(out) if out is not None else default_dir(cfg, epochs)
@@ -96,7 +101,6 @@ def run(study, out=None, *, seeds: int | None = None, epochs: int | None = None,
 def load(study_dir) -> Study:
     """The study in ``study_dir`` (a folder holding ``study.db``); FileNotFoundError when
     there is none, StoreError for a file that is not a proxnet store."""
-    from .store import connect_readonly
     connect_readonly(study_dir).close()       # fail now, naming the path, not at first use
     return Study(study_dir)
 
@@ -146,7 +150,6 @@ class Study:
     @property
     def name(self) -> str:
         """The study's name, as stored."""
-        from .store import connect_readonly, read_study
         conn = connect_readonly(self.path)
         try:
             row = read_study(conn)
@@ -157,15 +160,15 @@ class Study:
     def summary(self, baseline=None):
         """One row per (method, strength): trial counts, mean / std / 95% CI of each metric
         over the done seeds, the headline comparison with the baseline (summary.csv)."""
-        from .analysis import summary_rows
+        from .analysis import summary_rows  # deferred: scipy
         rows = summary_rows(self.analysis(baseline))
         return _table([{k: v for k, v in r.items() if k != "errors"} for r in rows])
 
     def comparisons(self, baseline=None, metric: str | None = None):
         """Every paired comparison against the baseline (comparisons.csv): the headline's
         first (with verdicts), then the gap and the fraction of zeros; ``metric`` keeps one."""
-        from . import stats
-        from .report import comparison_table
+        from . import stats  # deferred: scipy
+        from .report import comparison_table  # deferred: scipy
         a = self.analysis(baseline)
         names = [m.name for m in a.compared]
         if metric is not None and metric not in names:
@@ -177,20 +180,19 @@ class Study:
         """The headline's comparisons as plain dicts (method, strength, diff_mean, its CI,
         p_holm, verdict): the verdict table."""
         a = self.analysis(baseline)
-        from .report import comparison_table
+        from .report import comparison_table  # deferred: scipy
         return [r for r in comparison_table(a) if r["metric"] == a.headline.name]
 
     def trials(self):
         """One row per trial (trials.csv): identity, status, the selected epoch, the
         compared metrics at it, the final metrics, the last line of an error."""
-        from .report import trial_rows
+        from .report import trial_rows  # deferred: scipy
         columns, rows = trial_rows(self.analysis())
         return _table(rows, columns)
 
     def epochs(self):
         """Every stored per-epoch metric in long format (epochs.csv): trial_key, method,
         strength, seed, epoch, name, value; running trials' epochs included."""
-        from .store import EPOCH_COLUMNS, connect_readonly, epoch_rows
         conn = connect_readonly(self.path)
         try:
             rows = [dict(zip(EPOCH_COLUMNS, r)) for r in epoch_rows(conn)]
@@ -229,7 +231,6 @@ class Study:
         """Write the store's trials.csv (one row per trial, every final metric) and
         epochs.csv (every per-epoch metric, long format) into ``out`` (default: the study
         folder), as ``proxnet export`` does; returns their paths."""
-        from .store import export_csv, open_readonly
         conn = open_readonly(self.path)
         try:
             return export_csv(conn, self.path if out is None else Path(out))
@@ -243,7 +244,7 @@ class Study:
         (:meth:`export`; its trials.csv is then replaced by the report's, which adds the
         selected epoch; epochs.csv stays), as ``proxnet study`` does; returns index.html's
         path. ``refresh``: the page reloads itself after so many seconds (see :meth:`watch`)."""
-        from .report import write_report
+        from .report import write_report  # deferred: scipy, matplotlib
         if csv:
             self.export(self.path / "report" if out is None else out)
         return write_report(self.path, out=out, baseline=baseline, refresh=refresh)
@@ -254,9 +255,7 @@ class Study:
         running trials' partial curves; when the study has ended, write the final page
         (without the reload) and return its path. Before the store exists, wait for it.
         ``on_write(path, running)`` is called after each page. Ctrl-C stops watching."""
-        import time
 
-        from .lock import held
         if isinstance(interval, bool) or not isinstance(interval, (int, float)) or \
                 not 0.2 <= interval <= 3600:
             raise ValueError(f"interval: expected seconds in [0.2, 3600], got {interval!r}")
@@ -277,13 +276,12 @@ class Study:
 
     def table(self, baseline=None) -> str:
         """The verdict table as text (what ``proxnet study`` and ``proxnet report`` print)."""
-        from .analysis import summary_rows
-        from .text import format_table
+        from .analysis import summary_rows  # deferred: scipy
         return format_table(summary_rows(self.analysis(baseline)))
 
     def _repr_html_(self) -> str:
-        from . import html
-        from .analysis import summary_rows
+        from . import html  # deferred: scipy
+        from .analysis import summary_rows  # deferred: scipy
         a = self.analysis()
         return html.fragment(a, summary_rows(a))
 

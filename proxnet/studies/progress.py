@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 
+from ..training.callbacks import in_notebook, progress_bar_class
 from .store import open_readonly, read_progress
 
 __all__ = ["StudyProgress", "choose_mode", "status_text", "INTERVAL"]
@@ -32,7 +33,6 @@ _ORDER = ("running", "done", "failed", "timeout")
 def choose_mode(progress: bool | None) -> str:
     """``progress`` True: a bar; False: nothing; None: a bar in a notebook or on a terminal
     (stderr), else a final line."""
-    from ..training.callbacks import in_notebook
     if progress is not None:
         return "bar" if progress else "off"
     try:
@@ -78,7 +78,6 @@ class StudyProgress:
             self.thread.start()
 
     def _bar(self):
-        from ..training.callbacks import in_notebook, progress_bar_class
         cls = progress_bar_class()
         if cls is None:                      # no tqdm: the final line only
             self.mode = "line"

@@ -23,7 +23,7 @@ import csv
 import math
 from pathlib import Path
 
-from . import stats
+from . import html, stats
 from .analysis import Analysis, analyze, last_line, mean_ci, summary_rows
 from .results import CLASSIFICATION, load_study
 from .store import atomic_write
@@ -130,8 +130,8 @@ def write_report(study_dir, *, out=None, baseline=None, refresh: float | None = 
     ``index.html``.
     ``baseline``: see :func:`proxnet.studies.analysis.analyze`. ``refresh``: the page
     reloads itself after so many seconds (a running study's page, ``proxnet report --watch``)."""
-    from . import figures as figs
-    from . import html, plots
+    from . import figures as figs  # deferred: matplotlib, loaded only to draw
+    from . import plots  # deferred (as above)
 
     a = analyze_dir(study_dir, baseline=baseline)
     rows = summary_rows(a)

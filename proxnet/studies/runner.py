@@ -21,15 +21,21 @@ Ctrl-C stops the study: finished trials stay in the store, interrupted ones go b
 """
 from __future__ import annotations
 
+import importlib.util
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from ..data import DatasetNotFoundError
 from . import checkpoints, executors
 from .config import ConfigError, StudyConfig, TrialSpec
 from .lock import StudyLock
 from .progress import StudyProgress, choose_mode
-from .store import Store, StoreError, StoreWriteError
+from .store import Store, StoreWriteError
+from .trial import build_model, clear_data_cache, load_data
+from .watchdog import identity
 
 __all__ = ["run_study", "StudyRun", "EXECUTORS", "PreflightError", "preflight"]
 
@@ -66,7 +72,6 @@ class StudyRun:
 # ---------------------------------------------------------------------- preflight
 
 def _mlp_params(cfg: dict, data) -> int:
-    import numpy as np
     sizes = [int(np.prod(data.input_shape)), *cfg["model"]["hidden"],
              int(data.n_classes or 0) if data.task == "classification"
              else (int(data.y_train.shape[1]) if data.y_train.ndim == 2 else 1)]
@@ -82,8 +87,6 @@ def preflight(trials: list[TrialSpec]) -> None:
 
     Raises :class:`PreflightError` when a dataset cannot be found or read (the environment),
     :class:`ConfigError` when a dataset option or a model is impossible."""
-    from ..data import DatasetNotFoundError
-    from .trial import build_model, load_data
     seen = set()
     for t in trials:
         if t.config_hash in seen:
@@ -122,7 +125,6 @@ def _check_args(executor, jobs, checkpoint_every):
     if checkpoint_every is not None and not 0 <= checkpoint_every <= 1e7:
         raise ValueError(f"checkpoint_every: expected seconds in [0, 1e7], got {checkpoint_every!r}")
     if executor == "dask":
-        import importlib.util
         if importlib.util.find_spec("distributed") is None:
             raise ValueError("executor 'dask' needs dask.distributed: pip install 'proxnet[dask]'")
 
@@ -134,7 +136,6 @@ def _executor(todo, payloads, *, executor, jobs, address, timeout, parent):
         return executors.dask(payloads, jobs, address, parent, threads)
     if jobs == 1 and not timeout:
         return executors.in_process(payloads, threads)
-    from .trial import clear_data_cache
     clear_data_cache()          # the workers load their own copy
     return executors.local_pool(payloads, jobs, threads, parent)
 
@@ -203,7 +204,6 @@ def _clean_checkpoints(store, study_dir):
 
 
 def _dispatch(store, run, todo, config, *, executor, jobs, address, timeout, every, live, progress):
-    from .watchdog import identity
     study_dir = run.study_dir
     spec = {"dir": str(study_dir.resolve()), "host": socket.gethostname(),
             "created": store.created()} if live else None

@@ -3,6 +3,7 @@ the report computes, its displays lead with the verdict, and the CLI is a layer 
 (verbosity wired to logging, the final progress line off a terminal)."""
 import csv
 import logging
+import subprocess
 import sys
 
 import numpy as np
@@ -190,3 +191,11 @@ def test_watch_rewrites_while_the_study_runs_then_writes_the_final_page(done, tm
     assert path == live / "report" / "index.html"
     with pytest.raises(ValueError, match="interval"):
         load(live).watch(interval=0)
+
+
+def test_running_a_study_does_not_load_the_report_stack():
+    """Workers and `run` import proxnet.studies; scipy and matplotlib load only for answers."""
+    code = ("import sys; import proxnet.studies, proxnet.studies.trial, proxnet.studies.runner; "
+            "print(' '.join(m for m in ('scipy', 'matplotlib', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == []

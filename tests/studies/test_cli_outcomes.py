@@ -5,8 +5,6 @@ case measured on main (bbae99a) as silently wrong is checked here with its clean
 import os
 import socket
 import sqlite3
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -18,7 +16,6 @@ from click.testing import CliRunner
 from proxnet.cli import main
 from proxnet.studies import executors
 from proxnet.studies.config import validate
-from proxnet.studies.runner import run_study
 
 TOML = """
 name = "{name}"
