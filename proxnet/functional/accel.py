@@ -96,7 +96,7 @@ def describe() -> str:
         why = "" if BACKEND == "numpy" else f" (Numba not available: {_import_error})"
         return f"kernels: numpy{why}"
     import numba
-    return (f"kernels: numba {numba.__version__} (compiled: pooling, ReLU on large arrays, "
+    return (f"kernels: numba {numba.__version__} (compiled: pooling, ReLU on feature maps, "
             f"the convolution's crop copies; the rest NumPy)")
 
 
