@@ -796,7 +796,7 @@ def _recipe_dir():
 def list_recipes() -> dict[str, str]:
     """{name: one-line description} of the built-in recipes."""
     out = {}
-    for entry in sorted(_recipe_dir().iterdir(), key=lambda p: p.name):
+    for entry in sorted(_recipe_dir().iterdir(), key=lambda p: p.name.removesuffix(".toml")):
         if entry.name.endswith(".toml"):
             data = tomllib.loads(entry.read_text(encoding="utf-8"))
             out[entry.name[:-5]] = data.get("description", "").strip().splitlines()[0] if data.get("description") else ""
