@@ -3,6 +3,8 @@ setup in the built models, and each runs in a shortened form (fewer epochs and s
 smaller subsets where the recipe allows). Their full-length figures are in
 docs/reproductions.md."""
 import math
+import runpy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +17,8 @@ from proxnet.studies.trial import build_model, load_data
 
 FAITHFUL = ["cs231n-sigmoid-vs-relu", "curve-fit-fixed", "keras-lenet5-1k", "nnfs-spiral", "torch-mnist-1k"]
 MNIST = {"cs231n-sigmoid-vs-relu", "keras-lenet5-1k", "torch-mnist-1k"}
+TABLES = runpy.run_path(str(Path(__file__).resolve().parents[2] / "benchmarks" / "reproductions.py"),
+                        run_name="reproductions")
 
 SHORT = {   # epochs, and dataset options replacing the recipe's (a smaller subset)
     "cs231n-sigmoid-vs-relu": (2, {"subset": "first", "n_train": 2000, "n_test": 1000, "val_size": 1000,
@@ -52,6 +56,27 @@ def test_faithful_recipe_runs_shortened(tmp_path, name, request):
     assert all(isinstance(v, float) and math.isfinite(v) for v in values), values
     if name == "cs231n-sigmoid-vs-relu":     # raw pixels, N(0, 0.1²) and lr 1e-3 do learn
         assert {r["method"]: r[f"{head}_mean"] for r in rows}["relu"] > 0.5, rows
+    check_table(name, tmp_path / name, rows)
+
+
+def check_table(name, study_dir, rows):
+    """benchmarks/reproductions.py (the docs page's tables): a row per grid point and figure,
+    each published figure in it, and the summary's headline means (n = 1 here)."""
+    from proxnet.studies.report import write_report
+    write_report(study_dir)
+    text = TABLES["table"](name, study_dir)
+    lines = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(lines) == len(rows) * len(TABLES["METRICS"][name]), text
+    for (method, strength, metric), value in TABLES["PUBLISHED"][name].items():
+        mark = f"| {method} | {'–' if strength is None else f'{strength:g}'} | {TABLES['LABELS'][metric]}"
+        row = next(line for line in lines if line.startswith(mark))
+        assert f"| {100 * value:.2f} |" in row, (row, value)
+    head = rows[0]["headline"]
+    if head in TABLES["METRICS"][name]:
+        for r in rows:
+            value = r[f"{head}_mean"]
+            shown = f"{100 * value:.2f} (n = 1)" if head in TABLES["PERCENT"] else f"{value:.4g} (n = 1)"
+            assert any(shown in line and line.startswith(f"| {r['method']} |") for line in lines), (shown, text)
 
 
 def test_every_faithful_recipe_has_three_seeds_and_says_where_it_differs():
