@@ -185,3 +185,39 @@ def test_an_interrupted_early_stopping_trial_resumes_and_stops_where_it_would_ha
         assert run.complete and run.resumed == 1
         assert snapshot(out) == ref, f"resumed after epoch {stop_at} of {n}"
         assert [json.loads(s) for (s,) in query(out, "SELECT starts_json FROM trial")] == [[0, stop_at]]
+
+
+@pytest.mark.slow
+def test_a_killed_early_stopping_study_resumes_to_the_uninterrupted_result(tmp_path):
+    """SIGKILL to the whole study (its worker processes included) in the middle of its
+    early-stopping trials; the resumed study stops each trial at the same epoch and ends
+    identical to an uninterrupted run."""
+    import os
+    import signal
+    import subprocess
+
+    from .test_resume import epochs_stored, study_cmd, wait_for
+    config = tmp_path / "es.toml"
+    config.write_text('name = "es"\nseeds = 2\n[dataset]\nname = "digits"\noptions = { val_size = 300 }\n'
+                      '[model]\nhidden = [128, 128]\n[training]\noptimizer = "sgd"\nlr = 0.05\n'
+                      'momentum = 0.9\nepochs = 200\nbatch_size = 16\n[[methods]]\nname = "es"\n'
+                      'early_stopping = { patience = 6 }\n')
+    ref = subprocess.run(study_cmd(config, tmp_path / "ref"), capture_output=True, text=True, timeout=600)
+    assert ref.returncode == 0, ref.stderr
+    stops = [len(v) for v in epochs_of(tmp_path / "ref", "es").values()]
+    assert all(7 < n < 200 for n in stops), stops
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(study_cmd(config, out, "--checkpoint-every", "0"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert wait_for(lambda: epochs_stored(out) >= sum(stops) // 2, proc), proc.stderr.read()
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert query(out, "SELECT COUNT(*) FROM trial WHERE status = 'done'")[0][0] < 2
+    res = subprocess.run(study_cmd(config, out, "--checkpoint-every", "0"), capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0 and "resumed from checkpoints" in res.stderr, res.stderr
+    assert snapshot(out) == snapshot(tmp_path / "ref")
