@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .functional.activations import sigmoid
+from .functional.activations import sigmoid, softmax
 from .registry import Registry
 from .validation import check_labels
 
@@ -129,8 +129,7 @@ class SoftmaxCrossEntropy(Loss):
         return loss, dz
 
     def predict_proba(self, outputs):
-        e = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax(outputs)
 
 
 @LOSSES.register("binary_cross_entropy_with_logits")

@@ -6,6 +6,8 @@ their configs are, hashable, with a readable repr.
 """
 from __future__ import annotations
 
+import inspect
+
 
 class Registry(dict):
     """A dict of named entries whose lookup error lists the valid names.
@@ -39,6 +41,34 @@ class Registry(dict):
             raise ValueError(
                 f"unknown {self.kind} {name!r}; valid names: {', '.join(sorted(self))}")
         return self[key]
+
+    def build(self, spec: dict):
+        """The entry named by ``spec["kind"]`` called with the rest of ``spec`` as keyword
+        arguments; a missing ``kind``, an unknown name or an argument the entry does not take
+        raises ``ValueError`` naming it and the valid ones.
+
+        >>> r = Registry("shape"); r["box"] = lambda width=1, height=1: (width, height)
+        >>> r.build({"kind": "box", "width": 3})
+        (3, 1)
+        >>> r.build({"kind": "box", "depth": 2})
+        Traceback (most recent call last):
+        ...
+        ValueError: shape 'box': unknown argument(s) 'depth'; valid: width, height
+        """
+        spec = dict(spec)
+        kind = spec.pop("kind", None)
+        if kind is None:
+            raise ValueError(f"{self.kind}: dict needs a 'kind' key, got {spec!r}")
+        entry = self.get_item(kind)
+        valid = list(inspect.signature(entry).parameters)
+        unknown = sorted(set(spec) - set(valid))
+        if unknown:
+            raise ValueError(f"{self.kind} {kind!r}: unknown argument(s) {', '.join(map(repr, unknown))}; "
+                             f"valid: {', '.join(valid) or '(none)'}")
+        try:
+            return entry(**spec)
+        except TypeError as exc:
+            raise ValueError(f"{self.kind} {kind!r}: bad arguments {spec!r} ({exc})") from None
 
     def __repr__(self):
         return f"Registry({self.kind!r}, {sorted(self)})"

@@ -51,6 +51,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
         return estimator._validate_data(*args, **kwargs)
 
 from .backend import resolve_dtype
+from .functional.activations import log_softmax, softmax
 from .training.callbacks import Callback, EarlyStopping, History
 from .architectures import mlp_layers
 from .layers import ACTIVATIONS, Dense
@@ -599,20 +600,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """Class probabilities (n_samples, n_classes), columns in the order of ``classes_``."""
         check_is_fitted(self)
         X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        z = self._outputs(X).astype(np.float64)
-        z -= z.max(axis=1, keepdims=True)
-        np.exp(z, out=z)
-        z /= z.sum(axis=1, keepdims=True)
-        return z
+        return softmax(self._outputs(X).astype(np.float64))
 
     def predict_log_proba(self, X):
         """log of :meth:`predict_proba`, computed stably (log-softmax)."""
         check_is_fitted(self)
         X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        z = self._outputs(X).astype(np.float64)
-        z -= z.max(axis=1, keepdims=True)
-        z -= np.log(np.exp(z).sum(axis=1, keepdims=True))
-        return z
+        return log_softmax(self._outputs(X).astype(np.float64))
 
     def predict(self, X):
         """Predicted labels (n_samples,), taken from ``classes_``."""

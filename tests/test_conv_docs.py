@@ -1,8 +1,5 @@
-"""docs/convolution.md stays true: its python blocks run as written; the builders' doctests pass."""
-import doctest
+"""docs/convolution.md stays true: its python blocks run as written (the builders' doctests: tests/test_doctests.py)."""
 import re
-
-import proxnet.architectures
 
 from .conftest import REPO
 
@@ -18,11 +15,5 @@ def test_convolution_doc_blocks_run(capsys):
 
 def test_convolution_doc_names_real_commands():
     text = (REPO / "docs" / "convolution.md").read_text()
-    for path in ("examples/lenet5_mnist.py", "benchmarks/bench_lenet.py", "benchmarks/ab_step.py",
-                 "benchmarks/fused_potential.py"):
+    for path in ("examples/lenet5_mnist.py", "benchmarks/bench_lenet.py", "benchmarks/ab_step.py"):
         assert path in text and (REPO / path).exists()
-
-
-def test_architectures_doctests():
-    result = doctest.testmod(proxnet.architectures)
-    assert result.attempted > 0 and result.failed == 0

@@ -55,8 +55,10 @@ def test_get_regularizer_from_plain_data():
     assert get_regularizer(None) is None
     with pytest.raises(ValueError, match="unknown regularizer 'l3'; valid names:.*l1"):
         get_regularizer({"kind": "l3", "lam": 1})
-    with pytest.raises(ValueError, match="bad arguments"):
+    with pytest.raises(ValueError, match="regularizer 'l1': unknown argument.*'strength'; valid: lam, mode"):
         get_regularizer({"kind": "l1", "strength": 1})
+    with pytest.raises(ValueError, match="regularizer 'l1': bad arguments"):
+        get_regularizer({"kind": "l1"})
     with pytest.raises(ValueError, match="kind"):
         get_regularizer({"lam": 1})
 

@@ -1,6 +1,5 @@
 """proxnet.sklearn: scikit-learn's estimator checks, Pipeline + GridSearchCV, the alpha
 mapping against scikit-learn's own MLP, exact zeros, warm starts, errors, and the docs."""
-import doctest
 import inspect
 import os
 import pickle
@@ -25,7 +24,6 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-import proxnet.sklearn as psk  # noqa: E402
 from proxnet.layers import Dropout  # noqa: E402
 from proxnet.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
@@ -555,12 +553,6 @@ def test_batch_size_larger_than_data_warns():
 
 
 # ------------------------------------------------------- docs and docstrings
-def test_module_doctest():
-    with warnings.catch_warnings():
-        _quiet()
-        result = doctest.testmod(psk, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
-
 
 def test_docs_python_blocks_run_as_written(monkeypatch, tmp_path, capsys):
     blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(), flags=re.S)

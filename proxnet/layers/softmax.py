@@ -6,28 +6,9 @@ for the other uses, e.g. the mean squared error between probabilities and one-ho
 """
 from __future__ import annotations
 
-import numpy as np
-
+from ..functional.activations import softmax_backward, softmax_forward
 from .activations import ACTIVATIONS
 from .base import Layer
-
-
-def softmax_forward(x):
-    """s = softmax(x) over the last axis, computed as exp(x − max) / Σ exp(x − max) (no
-    overflow; float inputs keep their dtype). cache = s."""
-    s = x - x.max(axis=-1, keepdims=True)
-    if s.dtype.kind != "f":
-        s = s.astype(np.float64)
-    np.exp(s, out=s)
-    s /= s.sum(axis=-1, keepdims=True)
-    return s, s
-
-
-def softmax_backward(dout, cache):
-    """dx = J(x)ᵀ·dout = s ⊙ (dout − Σ_k dout_k s_k): the exact Jacobian-vector product of
-    ∂s_i/∂x_j = s_i (δ_ij − s_j), summed over the last axis."""
-    s = cache
-    return s * (dout - (dout * s).sum(axis=-1, keepdims=True))
 
 
 @ACTIVATIONS.register("softmax")

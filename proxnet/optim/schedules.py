@@ -19,7 +19,6 @@ Any callable ``f(epoch) -> factor`` works as a schedule too (it just has no conf
 """
 from __future__ import annotations
 
-import inspect
 import math
 
 from ..registry import Configured, Registry
@@ -139,18 +138,7 @@ def get_schedule(spec):
     if isinstance(spec, str):
         return SCHEDULES.get_item(spec)()
     if isinstance(spec, dict):
-        spec = dict(spec)
-        kind = spec.pop("kind", None)
-        if kind is None:
-            raise ValueError(f"schedule: dict needs a 'kind' key, got {spec!r}")
-        cls = SCHEDULES.get_item(kind)
-        valid = list(inspect.signature(cls).parameters)
-        unknown = sorted(set(spec) - set(valid))
-        if unknown:
-            raise ValueError(
-                f"schedule {kind!r}: unknown argument(s) {', '.join(map(repr, unknown))}; "
-                f"valid: {', '.join(valid) or '(none)'}")
-        return cls(**spec)
+        return SCHEDULES.build(spec)
     if callable(spec):
         return spec
     raise ValueError(

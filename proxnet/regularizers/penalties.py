@@ -288,15 +288,7 @@ def get_regularizer(spec) -> Regularizer | None:
     if spec is None or isinstance(spec, Regularizer):
         return spec
     if isinstance(spec, dict):
-        spec = dict(spec)
-        kind = spec.pop("kind", None)
-        if kind is None:
-            raise ValueError(f"regularizer: dict needs a 'kind' key, got {spec!r}")
-        cls = REGULARIZERS.get_item(kind)
-        try:
-            return cls(**spec)
-        except TypeError as exc:
-            raise ValueError(f"regularizer {kind!r}: bad arguments {spec!r} ({exc})") from None
+        return REGULARIZERS.build(spec)
     raise ValueError(
         f"regularizer: expected None, a Regularizer or a dict like {{'kind': 'l2', 'lam': 1e-4}}, got {spec!r}")
 

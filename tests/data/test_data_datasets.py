@@ -1,5 +1,4 @@
 """load_dataset / DATASETS, the Splits container, digits, subsets and standardization."""
-import doctest
 
 import numpy as np
 import pytest
@@ -99,12 +98,6 @@ def test_splits_container():
     with pytest.raises(ValueError, match="y_train: expected 10 rows"):
         Splits("bad", Xtr, ytr[:5], Xte, yte)
     assert data.Dataset is Splits
-
-
-def test_package_doctests():
-    for mod in (data, data.splits, data.datasets, data.digits):
-        result = doctest.testmod(mod)
-        assert result.failed == 0, mod.__name__
 
 
 @settings(max_examples=40, deadline=None)

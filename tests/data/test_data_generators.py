@@ -1,5 +1,4 @@
-"""Generators: determinism, shapes, the problems' defining properties, and the doctests."""
-import doctest
+"""Generators: determinism, shapes, the problems' defining properties. (Docstring examples: tests/test_doctests.py.)"""
 
 import numpy as np
 import pytest
@@ -27,11 +26,6 @@ def test_deterministic_for_a_seed(name):
     assert not (np.array_equal(X1, X3) and np.array_equal(y1, y3))
     X4, _ = make(np.random.default_rng(7))
     assert X4.shape == X1.shape
-
-
-def test_doctests_pass():
-    result = doctest.testmod(gen, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted >= 15 and result.failed == 0
 
 
 def test_spiral_geometry():

@@ -261,11 +261,3 @@ def test_torch_initializer_matches_pytorch_defaults(torch, kind):
         assert stats.kstest(mine, stats.uniform(-bound, 2 * bound).cdf).pvalue > 1e-3
     # and a wrong bound is detected: torch's draws are not U(±2·bound)
     assert stats.kstest(tw.ravel(), stats.uniform(-2 * w_bound, 4 * w_bound).cdf).pvalue < 1e-6
-
-
-def test_module_doctests():
-    import doctest
-
-    import proxnet.layers.initializers as module
-    result = doctest.testmod(module)
-    assert result.attempted > 0 and result.failed == 0

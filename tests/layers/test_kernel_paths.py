@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from proxnet.functional import accel, activations
+from proxnet.functional import accel
 from proxnet.functional.activations import relu_backward, relu_forward
 from proxnet.functional.conv import conv2d_backward, conv2d_forward
 from proxnet.functional.pool import (CompiledPoolCache, avg_pool2d_backward, avg_pool2d_forward,
@@ -85,8 +85,7 @@ def test_avg_pool_paths_agree(numba_path, shape, k, s, dtype, rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_relu_paths_agree(numba_path, dtype, rng, monkeypatch):
-    monkeypatch.setattr(activations, "COMPILED_RELU_MIN_SIZE", 1)
+def test_relu_paths_agree(numba_path, dtype, rng):
     x = _values(rng, (4, 3, 7, 5), "ties", dtype)     # many exact zeros
     (o1, c1), (o2, c2) = _both(lambda: relu_forward(x))
     np.testing.assert_array_equal(o1, o2)
@@ -95,19 +94,19 @@ def test_relu_paths_agree(numba_path, dtype, rng, monkeypatch):
     np.testing.assert_array_equal(d1, d2)
 
 
-def test_small_relu_inputs_stay_on_numpy_and_do_not_import_numba():
-    """A process that trains only small MLPs never pays for importing Numba."""
+def test_dense_relu_stays_on_numpy_and_does_not_import_numba():
+    """A process that trains only MLPs never pays for importing Numba, even when it
+    evaluates on batches whose activations are large (4,000 x 128 here)."""
     code = ("import sys, numpy as np; from proxnet.functional import accel; "
             "from proxnet.architectures import mlp; "
-            "m = mlp([20, 64, 3], seed=0); X = np.random.default_rng(0).normal(size=(128, 20)); "
-            "m.fit(X, np.arange(128) % 3, epochs=1, batch_size=64, verbose=False); "
+            "m = mlp([20, 128, 3], seed=0); X = np.random.default_rng(0).normal(size=(4000, 20)); "
+            "m.fit(X, np.arange(4000) % 3, epochs=1, batch_size=1000, verbose=False); m.predict(X); "
             "print(accel.loaded() is None, 'numba' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "False"]
 
 
-def test_nan_propagates_on_both_paths(numba_path, monkeypatch):
-    monkeypatch.setattr(activations, "COMPILED_RELU_MIN_SIZE", 1)
+def test_nan_propagates_on_both_paths(numba_path):
     x = np.arange(16.0).reshape(1, 1, 4, 4)
     x[0, 0, 1, 2] = np.nan
     (o1, _), (o2, _) = _both(lambda: max_pool2d_forward(x, 2))

@@ -127,3 +127,13 @@ def test_mlp_matches_torch_mse_on_softmax(torch, rng):
     assert abs(loss - tloss.item()) < 1e-12
     for name, t in (("0.W", W0), ("0.b", b0), ("2.W", W1), ("2.b", b1)):
         np.testing.assert_allclose(grads[name], t.grad.numpy(), rtol=0, atol=1e-12, err_msg=name)
+
+
+def test_log_softmax_is_the_log_of_softmax_and_stays_finite():
+    from proxnet.functional.activations import log_softmax, softmax
+    x = np.random.default_rng(3).normal(size=(5, 4)) * 10
+    np.testing.assert_allclose(log_softmax(x), np.log(softmax(x)), rtol=1e-12, atol=1e-12)
+    far = np.array([[0.0, -1e4, 1e4]])          # softmax underflows to 0 for two entries
+    assert softmax(far)[0, 0] == 0.0
+    assert np.isfinite(log_softmax(far)).all() and log_softmax(far)[0, 0] == -1e4
+    assert softmax(np.array([[1, 2, 3]])).dtype == np.float64     # integers are promoted
