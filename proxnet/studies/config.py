@@ -192,7 +192,7 @@ InitSpec = Union[Annotated[str, Field(max_length=64)], Annotated[dict[str, Any],
 def _check_init_spec(v, name: str):
     """An initializer spec checked by :func:`proxnet.layers.check_init` (its numbers also
     bounded: |x| <= 1e6), the error re-rooted at the field (``std: ...`` for ``init.std``)."""
-    from ..layers import check_init
+    from ..layers import check_init  # deferred: the config module loads without the library
     if v is None:
         return v
     if isinstance(v, dict):

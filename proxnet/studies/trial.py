@@ -131,7 +131,7 @@ def _check_data(cfg: dict, data) -> None:
 def _layers(m: dict, data, n_out: int, rate: float) -> list:
     """The layer list of the trial's architecture (initializer specs as data; the defaults
     "he" and "zeros" where the config gives none)."""
-    from ..architectures import lenet5, mlp_layers
+    from ..architectures import lenet5, mlp_layers  # deferred, as this module's other library imports
     init = dict(init=m.get("init", "he"), bias_init=m.get("bias_init", "zeros"))
     if m["architecture"] == "lenet5":
         if len(data.input_shape) != 3:
