@@ -37,7 +37,7 @@ def _load():
     global _module, _import_error
     if _module is None and _import_error is None:
         try:
-            from . import _compiled
+            from . import _compiled  # deferred: imports Numba (optional, seconds)
         except ImportError as exc:          # Numba absent or broken: NumPy kernels
             _import_error = exc
         else:

@@ -80,13 +80,8 @@ class MaxPool2D(_Pool2D):
 class AvgPool2D(_Pool2D):
     """Mean over kh×kw windows moved by (sh, sw) (default: the kernel size, no overlap).
 
-    Shapes and flooring as :class:`MaxPool2D`; each window's gradient is spread evenly,
-    dout / (kh·kw), over its entries (summed where windows overlap).
-
-    Parameters
-    ----------
-    kernel_size : int or (int, int)
-    stride : int, (int, int) or None (= kernel_size)
+    Parameters, shapes and flooring as :class:`MaxPool2D`; each window's gradient is spread
+    evenly, dout / (kh·kw), over its entries (summed where windows overlap).
     """
     _fwd = staticmethod(avg_pool2d_forward)
     _bwd = staticmethod(avg_pool2d_backward)

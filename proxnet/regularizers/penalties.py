@@ -80,18 +80,25 @@ def _check_strength(value, name):
     return v
 
 
+class _OneStrength(Regularizer):
+    """A regularizer with one strength λ (``lam``) acting on every entry."""
+
+    def __init__(self, lam: float, mode: str = "penalty"):
+        super().__init__(mode)
+        self.lam = _check_strength(lam, "lam")
+
+    def get_config(self):
+        return {"lam": self.lam, "mode": self.mode}
+
+
 @REGULARIZERS.register("l2")
-class L2(Regularizer):
+class L2(_OneStrength):
     """L2 (ridge, weight decay): g(w) = ½·λ·‖w‖², ∇g = λ·w, prox = w / (1 + sλ).
 
     ``L2(λ)`` in penalty mode under plain SGD equals PyTorch ``SGD(weight_decay=λ)``.
     """
 
     name = "l2"
-
-    def __init__(self, lam: float, mode: str = "penalty"):
-        super().__init__(mode)
-        self.lam = _check_strength(lam, "lam")
 
     def penalty(self, w):
         return 0.5 * self.lam * float(np.vdot(w, w))
@@ -102,19 +109,12 @@ class L2(Regularizer):
     def prox(self, w, scaling):
         return P.l2_shrink(w, scaling * self.lam)
 
-    def get_config(self):
-        return {"lam": self.lam, "mode": self.mode}
-
 
 @REGULARIZERS.register("l1")
-class L1(Regularizer):
+class L1(_OneStrength):
     """L1 (lasso): g(w) = λ·‖w‖₁, ∇g = λ·sign(w) (0 at w = 0), prox = soft threshold at sλ."""
 
     name = "l1"
-
-    def __init__(self, lam: float, mode: str = "penalty"):
-        super().__init__(mode)
-        self.lam = _check_strength(lam, "lam")
 
     def penalty(self, w):
         return self.lam * float(np.abs(w).sum())
@@ -124,9 +124,6 @@ class L1(Regularizer):
 
     def prox(self, w, scaling):
         return P.soft_threshold(w, scaling * self.lam)
-
-    def get_config(self):
-        return {"lam": self.lam, "mode": self.mode}
 
 
 @REGULARIZERS.register("elastic_net")
@@ -157,7 +154,7 @@ class ElasticNet(Regularizer):
 
 
 @REGULARIZERS.register("l0")
-class L0(Regularizer):
+class L0(_OneStrength):
     """L0: g(w) = λ·‖w‖₀ (number of non-zeros). Prox only: hard threshold at √(2sλ).
 
     ``penalty`` reports λ·(count of non-zeros) for logging; it has no useful gradient.
@@ -167,8 +164,7 @@ class L0(Regularizer):
     modes = ("prox",)
 
     def __init__(self, lam: float, mode: str = "prox"):
-        super().__init__(mode)
-        self.lam = _check_strength(lam, "lam")
+        super().__init__(lam, mode)
 
     def penalty(self, w):
         return self.lam * float(np.count_nonzero(w))
@@ -178,9 +174,6 @@ class L0(Regularizer):
 
     def prox(self, w, scaling):
         return P.hard_threshold(w, scaling * self.lam)
-
-    def get_config(self):
-        return {"lam": self.lam, "mode": self.mode}
 
 
 _GROUPS = ("incoming", "outgoing")

@@ -18,6 +18,9 @@ import json
 import warnings
 from pathlib import Path
 
+from .. import io as model_io
+from .store import atomic_write
+
 __all__ = ["CHECKPOINT_DIR", "save", "load", "remove", "stem", "existing"]
 
 CHECKPOINT_DIR = "checkpoints"
@@ -37,8 +40,6 @@ def folder(study_dir) -> Path:
 def save(study_dir, key: str, model, epoch: int, state: dict) -> Path:
     """Checkpoint ``model`` after ``epoch`` epochs with ``state`` (plain data); returns the
     JSON file's path."""
-    from .. import io as model_io
-    from .store import atomic_write
     d = folder(study_dir)
     d.mkdir(parents=True, exist_ok=True)
     name = f"{stem(key)}-e{epoch}.npz"
@@ -57,7 +58,6 @@ def save(study_dir, key: str, model, epoch: int, state: dict) -> Path:
 def load(study_dir, key: str):
     """``(model, meta)`` of the trial's checkpoint, or None when there is none or it cannot
     be used (then a warning says why, and the trial starts over)."""
-    from .. import io as model_io
     path = folder(study_dir) / f"{stem(key)}.json"
     if not path.is_file():
         return None

@@ -31,6 +31,7 @@ from collections import deque
 from multiprocessing.connection import wait as wait_ready
 
 from .trial import execute, versions
+from .watchdog import watch
 
 __all__ = ["in_process", "local_pool", "dask", "grace", "cores"]
 
@@ -68,7 +69,6 @@ def in_process(payloads, threads: int):
 
 def _worker_main(conn, threads, parent):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from .watchdog import watch
     watch(parent)
     while True:
         try:
@@ -231,7 +231,6 @@ def dask(payloads, jobs: int, address: str | None, parent=None, threads: int = 1
         from distributed import Client, LocalCluster, as_completed
     except ImportError:  # pragma: no cover - depends on the environment
         raise RuntimeError("executor 'dask' needs dask.distributed: pip install 'dask[distributed]'") from None
-    from .watchdog import watch
     cluster = None
     if address:
         client = Client(address, timeout="20s")

@@ -9,12 +9,15 @@ export``) take no lock: they open the store read-only and may run at any time.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
 import sys
 import time
 from pathlib import Path
+
+from .store import StoreWriteError
 
 __all__ = ["StudyLock", "StudyLocked", "LOCK_NAME", "holder"]
 
@@ -47,8 +50,6 @@ class StudyLock:
         self.fd = None
 
     def acquire(self) -> StudyLock:
-        import fcntl
-        from .store import StoreWriteError
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -78,7 +79,6 @@ class StudyLock:
 
     def release(self) -> None:
         if self.fd is not None:
-            import fcntl
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._version import __version__
 from .config import StudyConfig, TrialSpec
 
 __all__ = ["Store", "StoreError", "StoreWriteError", "TrialWriter", "SCHEMA", "STORE_NAME",
@@ -252,13 +253,12 @@ class Store:
         Seeds, the trial timeout and the checkpoint interval may change between runs (more
         seeds extend a study); anything else (data, model, training, methods) must match,
         or the results of different experiments would be mixed in one report."""
-        import proxnet
         row = self.conn.execute("SELECT config_json FROM study WHERE id = 1").fetchone()
         data = config.model_dump(mode="json")
         if row is None:
             with self._tx():
                 self.conn.execute("INSERT INTO study VALUES (1, ?, ?, ?, ?)",
-                                  (config.name, _json(data), time.time(), proxnet.__version__))
+                                  (config.name, _json(data), time.time(), __version__))
             return
         stored = self._stored_config(row[0])
         if stored.identity() != config.identity():
