@@ -6,7 +6,9 @@ folders (report/trials.csv, and the store for a figure at a given epoch), never 
     python benchmarks/reproductions.py RUNS --update docs/reproductions.md
 
 RUNS holds one study folder per recipe, named after it (``RUNS/cs231n-sigmoid-vs-relu``,
-...), as written by ``proxnet study <recipe> --out RUNS/<recipe>``. ``--update`` replaces
+...), as written by ``proxnet study <recipe> --out RUNS/<recipe>``, and possibly parts
+``RUNS/<recipe>+<part>`` (some of its grid points run as their own study: the same trial
+configs, so the same results); each folder needs its report (``proxnet report DIR``). ``--update`` replaces
 the text between ``<!-- table:<recipe> -->`` and ``<!-- /table -->`` in the page. A recipe
 whose folder is missing or unfinished gets a line saying so instead of numbers.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import glob
 import math
 import re
 import sqlite3
@@ -73,8 +76,9 @@ def _rows(path: Path) -> list[dict]:
 
 
 def trial_values(study_dir: Path, metric: str) -> dict:
-    """{(method, strength): {seed: value}} of the done trials, from report/trials.csv;
-    ``test_accuracy@E`` is the test accuracy stored for epoch E (read from the store)."""
+    """{(method, strength): {seed: value}} of the done trials of one study folder, from
+    report/trials.csv; ``test_accuracy@E`` is the test accuracy stored for epoch E (read
+    from the store)."""
     trials = [t for t in _rows(study_dir / "report" / "trials.csv") if t["status"] == "done"]
     out: dict = {}
     if "@" in metric:
@@ -97,6 +101,14 @@ def trial_values(study_dir: Path, metric: str) -> dict:
     return out
 
 
+def folders(runs: Path, recipe: str) -> list[Path]:
+    """The study folders of a recipe with a report: ``RUNS/<recipe>`` and any parts
+    ``RUNS/<recipe>+<part>`` (grid points of the same recipe run as a separate study to
+    finish sooner: the same trial configs and keys, so the same results)."""
+    found = [Path(runs) / recipe, *sorted(Path(runs).glob(glob.escape(recipe) + "+*"))]
+    return [d for d in found if (d / "report" / "trials.csv").is_file()]
+
+
 def _fmt(x: float, percent: bool) -> str:
     return "–" if not math.isfinite(x) else (f"{100 * x:.2f}" if percent else f"{x:.4g}")
 
@@ -110,36 +122,40 @@ def _cell(stats: dict, percent: bool) -> str:
             f"[{_fmt(stats['ci_low'], percent)}, {_fmt(stats['ci_high'], percent)}] (n = {stats['n']})")
 
 
-def _groups(study_dir: Path) -> list[tuple]:
-    seen = []
-    for t in _rows(study_dir / "report" / "trials.csv"):
-        g = (t["method"], _strength(t["strength"]))
-        if g not in seen:
-            seen.append(g)
-    return seen
-
-
-def table(recipe: str, study_dir: Path) -> str:
-    """The markdown table of one recipe's study folder (or a line saying why there is none):
-    one row per grid point and metric, the published figure beside proxnet's."""
-    study_dir = Path(study_dir)
-    if not (study_dir / "report" / "trials.csv").is_file():
-        return f"*Not run: no report in `{study_dir.name}/`.*\n"
-    statuses = [t["status"] for t in _rows(study_dir / "report" / "trials.csv")]
-    metrics = METRICS[recipe]
-    values = {m: trial_values(study_dir, m) for m in metrics}
+def table(recipe: str, dirs) -> str:
+    """The markdown table of a recipe's study folders (a path or a list of them; or a line
+    saying why there is none): one row per grid point and figure, the published figure
+    beside proxnet's over the done trials of all the folders."""
+    dirs = [Path(d) for d in ([dirs] if isinstance(dirs, (str, Path)) else dirs)]
+    dirs = [d for d in dirs if (d / "report" / "trials.csv").is_file()]
+    if not dirs:
+        return f"*Not run: no study folder with a report for `{recipe}`.*\n"
+    groups, planned, done = [], set(), set()
+    for d in dirs:
+        for t in _rows(d / "report" / "trials.csv"):
+            g = (t["method"], _strength(t["strength"]))
+            groups += [g] if g not in groups else []
+            planned.add((*g, t["seed"]))
+            if t["status"] == "done":
+                done.add((*g, t["seed"]))
+    values = {}
+    for m in METRICS[recipe]:
+        values[m] = {}
+        for d in dirs:
+            for g, by_seed in trial_values(d, m).items():
+                values[m].setdefault(g, {}).update(by_seed)
     lines = ["| method | strength | figure | published | proxnet: mean ± std [95% CI] (seeds) |",
              "| --- | --- | --- | --- | --- |"]
-    for method, strength in _groups(study_dir):
-        for m in metrics:
+    for method, strength in groups:
+        for m in METRICS[recipe]:
             pub = PUBLISHED[recipe].get((method, strength, m))
             unit = " (%)" if m in PERCENT else ""
             lines.append(f"| {method} | {'–' if strength is None else f'{strength:g}'} | {LABELS[m]}{unit} | "
                          f"{'–' if pub is None else _fmt(pub, m in PERCENT)} | "
                          f"{_cell(mean_ci(values[m].get((method, strength), {}).values()), m in PERCENT)} |")
-    done = statuses.count("done")
-    note = "" if done == len(statuses) else \
-        f"\n*{len(statuses) - done} of {len(statuses)} trials not done when this table was written.*\n"
+    missing = sorted(planned - done, key=lambda x: (groups.index(x[:2]), x[2]))
+    note = "" if not missing else "\n*Not done when this table was written (not in the figures): " + \
+        ", ".join(f"{m}{'' if s is None else f' {s:g}'} seed {seed}" for m, s, seed in missing) + ".*\n"
     return "\n".join(lines) + "\n" + note
 
 
@@ -149,7 +165,7 @@ def update(page: Path, runs: Path) -> str:
         pattern = re.compile(rf"(<!-- table:{re.escape(recipe)} -->\n)(.*?)(<!-- /table -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"{page}: no <!-- table:{recipe} --> ... <!-- /table --> markers")
-        new = table(recipe, runs / recipe)
+        new = table(recipe, folders(runs, recipe))
         text = pattern.sub(lambda m: m.group(1) + new + m.group(3), text)
     return text
 
@@ -163,7 +179,7 @@ def main(argv=None) -> int:
         args.update.write_text(update(args.update, args.runs), encoding="utf-8")
     else:
         for recipe in PUBLISHED:
-            sys.stdout.write(f"\n## {recipe}\n\n{table(recipe, args.runs / recipe)}")
+            sys.stdout.write(f"\n## {recipe}\n\n{table(recipe, folders(args.runs, recipe))}")
     return 0
 
 
