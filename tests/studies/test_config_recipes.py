@@ -148,3 +148,17 @@ def test_curve_fit_fixed_recipe_uses_the_fixed_points_and_the_hundredths_noise()
     assert np.allclose(noise, k, atol=1e-6) and k.min() == -10 and k.max() == 9
     assert quad.X_test.min() == 1.0 and quad.X_test.max() == 2.0
     assert np.allclose(quad.y_test, quad.X_test ** 2)
+
+
+def test_reproductions_page_has_a_table_per_faithful_recipe_with_its_published_figures():
+    import re
+    page = (Path(__file__).resolve().parents[2] / "docs" / "reproductions.md").read_text(encoding="utf-8")
+    assert set(TABLES["PUBLISHED"]) == set(FAITHFUL)
+    for name in FAITHFUL:
+        block = re.search(rf"<!-- table:{re.escape(name)} -->\n(.*?)<!-- /table -->", page, re.S)
+        assert block, name
+        assert f"proxnet study {name}" in page or f"`{name}`" in page
+        for (method, strength, metric), value in TABLES["PUBLISHED"][name].items():
+            mark = f"| {method} | {'–' if strength is None else f'{strength:g}'} | {TABLES['LABELS'][metric]}"
+            row = next((line for line in block.group(1).splitlines() if line.startswith(mark)), None)
+            assert row is not None and f"| {100 * value:.2f} |" in row, (name, mark)
