@@ -1,12 +1,54 @@
-"""The ``proxnet`` command: thin wrappers that parse options, call the library and print."""
+"""The ``proxnet`` command: thin wrappers that parse options, call the library and print.
+
+Every command takes ``-q/--quiet`` and ``-v/--verbose`` (repeatable), which set the level of
+the ``"proxnet"`` logger: INFO by default (download progress from ``"proxnet.data"``, what a
+study ran), WARNING with ``-q`` (and no progress bar unless ``--progress``), ERROR with
+``-qq``, DEBUG with ``-v``. Log records are written to stderr.
+"""
 from __future__ import annotations
 
+import functools
+import logging
 import sys
-from pathlib import Path
 
 import click
 
 from . import __version__
+
+
+class _EchoHandler(logging.Handler):
+    """Log records to the current stderr (click's, so that a test runner captures them)."""
+
+    def emit(self, record):
+        try:
+            click.echo(self.format(record), err=True)
+        except Exception:  # noqa: BLE001 - logging never raises
+            self.handleError(record)
+
+
+def _setup_logging(level: int) -> None:
+    logger = logging.getLogger("proxnet")
+    for h in [h for h in logger.handlers if isinstance(h, _EchoHandler)]:
+        logger.removeHandler(h)
+    handler = _EchoHandler()
+    handler.setFormatter(logging.Formatter("%(message)s" if level >= logging.INFO
+                                           else "%(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+
+def _verbosity(fn):
+    """-q/--quiet and -v/--verbose on a command, wired to the "proxnet" logger."""
+    @click.option("-v", "--verbose", count=True, help="More messages (debug).")
+    @click.option("-q", "--quiet", count=True,
+                  help="Fewer messages: warnings and errors only (-qq: errors only).")
+    @functools.wraps(fn)
+    def wrapper(*args, verbose, quiet, **kwargs):
+        level = min(logging.ERROR, max(logging.DEBUG, logging.INFO + 10 * (quiet - verbose)))
+        _setup_logging(level)
+        click.get_current_context().meta["proxnet.quiet"] = quiet > verbose
+        return fn(*args, **kwargs)
+    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,6 +58,7 @@ def main():
 
 
 @main.command()
+@_verbosity
 @click.option("--seed", default=0, show_default=True, help="Seed of the random test points.")
 def gradcheck(seed):
     """Check every layer, loss and regularizer in the registries, and a whole model,
@@ -41,14 +84,13 @@ def _fail(message: str, code: int):
 
 def _store_errors(fn):
     """Map the lab's errors to one clear line (or block) and an exit code."""
-    import functools
-
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from .studies.config import ConfigError
-        from .studies.lock import StudyLocked
-        from .studies.runner import PreflightError
-        from .studies.store import StoreError, StoreWriteError
+        # deferred, as every lab import here: they load pydantic, and `--help` stays fast
+        from .studies.config import ConfigError  # deferred (above)
+        from .studies.lock import StudyLocked  # deferred (above)
+        from .studies.runner import PreflightError  # deferred (above)
+        from .studies.store import StoreError, StoreWriteError  # deferred (above)
         try:
             return fn(*args, **kwargs)
         except ConfigError as e:
@@ -68,22 +110,41 @@ def _store_errors(fn):
 
 
 @main.command()
+@_verbosity
 @click.argument("study_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder for index.html and the CSV files  [default: STUDY_DIR/report]")
+@click.option("--watch", is_flag=True,
+              help="Rewrite the report every --interval seconds while the study runs; the page "
+                   "reloads itself until the study ends, then the final page is written.")
+@click.option("--interval", type=click.FloatRange(min=0.2, max=3600), default=5.0,
+              show_default=True, help="Seconds between rewrites with --watch.")
 @_store_errors
-def report(study_dir, out):
+def report(study_dir, out, watch, interval):
     """Write the report of the study in STUDY_DIR (read from STUDY_DIR/study.db, opened
     read-only; works while the study runs and on a read-only folder with --out elsewhere):
     one self-contained index.html, comparisons.csv, trials.csv and summary.csv, and print the
-    verdict table (each group vs the baseline, paired by seed, Holm-corrected)."""
-    from .studies.report import format_table, summarize, write_report  # deferred: matplotlib, scipy
+    verdict table (each group vs the baseline, paired by seed, Holm-corrected).
+
+    With --watch, while a study runs in STUDY_DIR (or until it starts), the report is
+    rewritten every --interval seconds and the page reloads itself, drawing the running
+    trials' partial curves; when the study ends the final page (no reload) is written."""
+    from .studies import Study, load  # deferred: matplotlib, scipy
     try:
-        rows = summarize(study_dir)
+        study = Study(study_dir) if watch else load(study_dir)
     except FileNotFoundError as e:
         _fail(f"error: {e}", EXIT_USAGE)
-    path = write_report(study_dir, out=out)
-    click.echo(format_table(rows))
+    if watch:
+        def wrote(p, running):
+            logging.getLogger("proxnet.studies").info(
+                "%s: %s", p, "study running, rewritten" if running else "study ended, final page")
+        try:
+            path = study.watch(out, interval=interval, on_write=wrote)
+        except KeyboardInterrupt:
+            sys.exit(EXIT_INTERRUPTED)
+    else:
+        path = study.report(out)
+    click.echo(study.table())
     click.echo(f"\nreport: {path}")
     click.echo(f"table:  {path.parent / 'summary.csv'}")
 
@@ -126,6 +187,7 @@ def _report_problems(problems, retry: str) -> None:
 
 
 @main.command()
+@_verbosity
 @click.argument("recipe")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Study folder (store, report)  [default: ./runs/<study name>, or ./runs/<study name>-<N>ep with --epochs N]")
@@ -163,49 +225,37 @@ def study(ctx, recipe, out, seeds, epochs, jobs, executor, address, timeout, che
     Exit codes: 0 every trial done; 1 some trial failed or timed out, or the study could
     not run (missing dataset, disk full); 2 usage or config error; 3 OUT is in use by
     another running study; 130 interrupted."""
-    from .studies.config import resolve  # deferred: pydantic, matplotlib, scipy
-    from .studies.report import format_table, summarize, write_report  # deferred: matplotlib, scipy
-    from .studies.runner import run_study  # deferred (as above)
-    from .studies.store import export_csv, open_readonly  # deferred (as above)
-
-    cfg = resolve(recipe).with_overrides(seeds=seeds, epochs=epochs, timeout=timeout,
-                                         checkpoint_every=checkpoint_every)
-    # a shortened study is a different study: give it its own default folder
-    out = out or str(Path("runs") / (cfg.name + (f"-{epochs}ep" if epochs else "")))
-    if address:
-        executor = "dask"
-    n = len(cfg.trials())
-    click.echo(f"study {cfg.name}: {n} trials ({n // len(cfg.seeds)} grid points x {len(cfg.seeds)} seeds, "
-               f"{cfg.training.epochs} epochs) -> {out}", err=True)
+    from .studies import api  # deferred: pydantic, matplotlib, scipy
+    from .studies.config import ConfigError  # deferred (as above)
+    quiet = ctx.meta.get("proxnet.quiet", False)
     try:
-        run = run_study(cfg, out, jobs=jobs, executor=executor, address=address,
-                        retry_failed=retry_failed, progress=progress)
-    except ValueError as e:
+        result = api.run(recipe, out, seeds=seeds, epochs=epochs, jobs=jobs,
+                         executor="dask" if address else executor, address=address,
+                         timeout=timeout, checkpoint_every=checkpoint_every,
+                         retry_failed=retry_failed, report=not no_report,
+                         progress=False if quiet and progress is None else progress)
+    except ValueError as e:       # a bad --jobs / --executor; a config error is _store_errors'
+        if isinstance(e, ConfigError):
+            raise
         _fail(f"error: {e}", EXIT_USAGE)
-    counts = ", ".join(f"{v} {k}" for k, v in sorted(run.counts.items()))
-    resumed = f" ({run.resumed} resumed from checkpoints)" if run.resumed else ""
-    click.echo(f"ran {run.ran} trials{resumed}, skipped {run.skipped} already in the store; "
-               f"store: {counts}", err=True)
-    if run.interrupted:
+    last = result.last_run
+    if last.interrupted:
         click.echo("interrupted: finished trials are stored, running ones keep their checkpoints; "
                    "run the same command again to resume", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    conn = open_readonly(out)
-    try:
-        export_csv(conn, Path(out) / "report")
-    finally:
-        conn.close()
-    if not no_report:
-        path = write_report(out)
-        click.echo(format_table(summarize(out)))
-        click.echo(f"\nreport: {path}")
-    if not run.complete:
-        if run.problems:
-            _report_problems(run.problems, _retry_command(ctx, out))
+    if no_report:
+        result.export(result.path / "report")
+    else:
+        click.echo(result.table())
+        click.echo(f"\nreport: {result.path / 'report' / 'index.html'}")
+    if not last.complete:
+        if last.problems:
+            _report_problems(last.problems, _retry_command(ctx, result.path))
         sys.exit(EXIT_FAILED)
 
 
 @main.command()
+@_verbosity
 def recipes():
     """List the built-in study recipes, one line each."""
     from .studies.config import list_recipes  # deferred: pydantic
@@ -216,6 +266,7 @@ def recipes():
 
 
 @main.command()
+@_verbosity
 @click.argument("study_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder for trials.csv and epochs.csv  [default: STUDY_DIR]")
@@ -224,13 +275,13 @@ def export(study_dir, out):
     """Export the store of STUDY_DIR to CSV: trials.csv (one row per trial with its final
     metrics) and epochs.csv (every per-epoch metric, long format). The store is opened
     read-only; each file is written to a temporary name and renamed."""
-    from .studies.store import export_csv, open_readonly  # deferred: pydantic
-    conn = open_readonly(study_dir)
+    from .studies import load  # deferred: pydantic
     try:
-        for p in export_csv(conn, out or study_dir):
-            click.echo(str(p))
-    finally:
-        conn.close()
+        study = load(study_dir)
+    except FileNotFoundError as e:
+        _fail(f"error: {e}", EXIT_USAGE)
+    for p in study.export(out):
+        click.echo(str(p))
 
 
 if __name__ == "__main__":  # pragma: no cover

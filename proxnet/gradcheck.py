@@ -162,7 +162,6 @@ def check_model(model, X, y, *, seed: int = 0, h: float = DEFAULT_H,
             layer.set_rng(rng)
 
     Xc, yc = model.check_X(X), model.check_y(y, X)
-    regs = model.regularizers()
 
     def total_loss():  # the loss of loss_and_grads without its backward pass
         reseed()

@@ -68,10 +68,16 @@ class TrainingStateWarning(UserWarning):
     state, schedule and random streams."""
 
 
-def _digest(arr: np.ndarray) -> str:
+def _hasher(dtype, shape):
+    """SHA-256 of an array's dtype and shape, to be fed its C-order bytes."""
     h = hashlib.sha256()
-    h.update(str(arr.dtype).encode() + str(arr.shape).encode())
-    h.update(np.ascontiguousarray(arr).tobytes())
+    h.update(str(np.dtype(dtype)).encode() + str(tuple(shape)).encode())
+    return h
+
+
+def _digest(arr: np.ndarray) -> str:
+    h = _hasher(arr.dtype, arr.shape)
+    h.update(memoryview(np.ascontiguousarray(arr)).cast("B"))     # no copy of the data
     return h.hexdigest()
 
 
@@ -195,6 +201,7 @@ class _Archive:
         """The data of entry ``name``, read in chunks into one new array."""
         shape, dtype, offset = self.header(name, dtypes)
         nbytes = math.prod(shape) * dtype.itemsize
+        h = _hasher(dtype, shape)       # hashed as it is read: no second pass, no copy
         try:
             buf = np.empty(nbytes, np.uint8)
             view, pos = memoryview(buf), 0
@@ -205,6 +212,7 @@ class _Archive:
                     if not chunk:
                         break
                     view[pos:pos + len(chunk)] = chunk
+                    h.update(chunk)
                     pos += len(chunk)
                 trailing = f.read(1)
         except MemoryError:
@@ -214,7 +222,7 @@ class _Archive:
         if pos != nbytes or trailing:
             self.fail(f"entry {name!r} holds {pos:,}{'+' if trailing else ''} bytes, expected {nbytes:,}")
         arr = buf.view(dtype).reshape(shape)
-        if name in self.digests and _digest(arr) != self.digests[name]:
+        if name in self.digests and h.hexdigest() != self.digests[name]:
             self.fail(f"entry {name!r} fails its SHA-256 check (file altered or corrupt)")
         return arr
 

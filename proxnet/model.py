@@ -343,6 +343,6 @@ class Sequential:
 
     def __repr__(self):
         lines = [f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers)]
-        return (f"Sequential(\n" + "\n".join(lines) + f"\n  loss={self.loss_fn.name}, "
+        return ("Sequential(\n" + "\n".join(lines) + f"\n  loss={self.loss_fn.name}, "
                 f"dtype={self.dtype.name}, params={self.n_params():,}, "
                 f"epochs_done={self.epochs_done})")

@@ -1,5 +1,4 @@
 """Shared test helpers: the PyTorch oracle (optional) and the shared data folder."""
-import os
 from pathlib import Path
 
 import numpy as np

@@ -178,3 +178,26 @@ def test_max_bytes_caps_what_a_file_may_expand_to(hostile, tmp_path):
         proxnet.load(good, max_bytes=100)
     with pytest.raises(ValueError, match="max_bytes"):
         proxnet.load(good, max_bytes=True)
+
+
+def test_a_consistent_large_entry_is_held_once_while_checked(tmp_path):
+    """A file that declares a large layer consistently (a 200 MB float32 array here, its
+    digest wrong) costs the array's size once: it is hashed while read, never copied."""
+    good = _good(tmp_path / "good.npz")
+    n = 50_000_000 // 3
+    path = _zip_bomb(tmp_path / "big.npz", "param/0.W", (n, 3), good=good, meta_mutate=lambda m: (
+        m["layers"][0]["config"].update(in_features=n),
+        m["arrays"].update({"param/0.W": {"shape": [n, 3], "dtype": "<f4", "sha256": "0" * 64}})))
+    code = textwrap.dedent("""
+        import resource, sys, proxnet
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        try:
+            proxnet.load(sys.argv[1])
+        except proxnet.ModelFileError as exc:
+            assert "SHA-256" in str(exc), exc
+        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+    """)
+    grown = int(subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                               text=True, check=True, timeout=300).stdout)
+    declared = n * 3 * 4
+    assert grown < 1.25 * declared, (grown, declared)

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from proxnet import Sequential
 from proxnet.architectures import lenet5
 from proxnet.layers import Conv2D, Flatten, MaxPool2D, ReLU, Tanh, Dense
 from proxnet.training import plan, shards

@@ -5,7 +5,8 @@
 ``lead`` figures come before the summary table (the forest plot of the paired differences,
 the curves of all groups on one axes, the gap likewise), the others after it (sparsity vs
 the headline, first-layer weights, gradient magnitudes, decision boundaries, fitted
-curves). A figure whose data do not exist is left out. Only done trials are drawn.
+curves). A figure whose data do not exist is left out. Only done trials are drawn, but for
+the curves of running trials (their epochs so far, dotted, labelled "running").
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import math
 
 import numpy as np
 
+from ..diagnostics import image_side
 from . import plots
 from .analysis import Analysis
 from .formats import p_phrase
@@ -61,12 +63,12 @@ def forest_figure(a: Analysis) -> dict | None:
                        "grey: no detectable difference. At the right: the Holm-adjusted p."}
 
 
-def curve_figures(study: Study) -> list[dict]:
-    """Test (solid, band = ± std over seeds) and train (dashed) curves of every group on
-    one axes; then the generalization gap likewise."""
+def curve_data(study: Study, *, running: bool = False) -> tuple[list[dict], list[dict]]:
+    """``(curves, gaps)`` for :func:`proxnet.studies.plots.draw_overlaid`: per group of done
+    trials, the test curve (band over seeds) with the train curve dashed, and the gap; with
+    ``running``, also one curve per running trial's stored epochs (``"running": True``)."""
     by_group = _by_group(study)
     train, _, test = study.metric_names
-    cls = study.kind == CLASSIFICATION
     curves, gaps = [], []
     for g, ts in by_group.items():
         ep = [study.epochs.get(t.key, {}) for t in ts]
@@ -79,19 +81,36 @@ def curve_figures(study: Study) -> list[dict]:
                            "dashed": plots.band(tr) if tr else None})
         if gp:
             gaps.append({"label": label, "band": plots.band(gp)})
+    for t in (study.trials if running else []):
+        e = study.epochs.get(t.key, {}) if t.status == "running" else {}
+        label = f"{study.label(t.group)} seed {t.seed}"
+        if test in e:
+            curves.append({"label": label, "band": plots.band([e[test]]), "running": True})
+        if "gap" in e:
+            gaps.append({"label": label, "band": plots.band([e["gap"]]), "running": True})
+    return curves, gaps
+
+
+def curve_figures(study: Study, *, running: bool = False) -> list[dict]:
+    """Test (solid, band = ± std over seeds) and train (dashed) curves of every group on
+    one axes; then the generalization gap likewise (see :func:`curve_data`)."""
+    curves, gaps = curve_data(study, running=running)
+    cls = study.kind == CLASSIFICATION
     what = "accuracy" if cls else "MSE"
     out = []
+    live = (" Running trials (dotted, light, labelled \"running\") show the epochs stored so "
+            "far." if any(c.get("running") for c in curves) else "")
     if curves:
         out.append({"id": "curves", "title": f"Test {what} per epoch, all groups", "lead": True,
                     "figure": plots.overlaid(curves, ylabel=what, log=not cls),
                     "caption": f"Test {what} (solid: mean over seeds, band: ± std) and train "
-                               f"{what} (dashed, mean) of every method and strength."})
+                               f"{what} (dashed, mean) of every method and strength." + live})
     if gaps:
         gw = "train − test accuracy" if cls else "test − train MSE"
         out.append({"id": "gap", "title": "Generalization gap per epoch", "lead": True,
                     "figure": plots.overlaid(gaps, ylabel=f"gap ({gw})", zero_line=True),
                     "caption": f"Generalization gap ({gw}) per epoch: mean over seeds, "
-                               "band ± std."})
+                               "band ± std." + live})
     return out
 
 
@@ -110,11 +129,6 @@ def sparsity_figure(a: Analysis) -> dict | None:
                        f"({head.description}), coloured by method."}
 
 
-def _side(d: int) -> int:
-    s = int(round(math.sqrt(d)))
-    return s if s * s == d and s > 1 else 0
-
-
 def _slug(s: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in s.lower())
 
@@ -126,10 +140,10 @@ def weight_figures(study: Study, by_group, arts) -> list[dict]:
         for g, ts in by_group.items():
             t = _lowest_seed(ts)
             W = arts.get(t.key, {}).get("first_layer_weights")
-            if g[0] == method and W is not None and W.ndim == 2 and _side(W.shape[0]):
+            if g[0] == method and W is not None and W.ndim == 2 and image_side(W.shape[0]):
                 rows.append((study.label(g), t.seed, W))
         if rows:
-            side = _side(rows[0][2].shape[0])
+            side = image_side(rows[0][2].shape[0])
             units = min(plots.MAX_UNITS, rows[0][2].shape[1])
             out.append({"id": f"weights-{_slug(method)}", "lead": False,
                         "title": f"First-layer weights: {method}",
@@ -150,13 +164,12 @@ def grad_figure(study: Study, by_group) -> dict | None:
                   for t in ts if "grad_norm_W1" in grads.get(t.key, {})]
         series = [(np.arange(1, s.size + 1, dtype=float), s) for s in series if s.size]
         if series:
-            items.append({"method": g[0], "strength": g[1],
-                          "band": plots.band(series, bands=False)})
+            b = plots.band(series, bands=False)
+            items.append({"method": g[0], "strength": g[1], "steps": b.x, "norms": b.mean})
     if not items:
         return None
     return {"id": "grad-norms", "title": "Gradient magnitude", "lead": False,
-            "figure": plots.per_method_lines(items, ylabel="‖∂L/∂W1‖", xlabel="step", log=True,
-                                             bands=False, max_points=2000),
+            "figure": plots.grad_norms(items, max_points=2000),
             "caption": "Norm of the first layer's weight gradient per optimizer step, mean over "
                        "seeds (log scale; long runs are averaged in blocks of steps)."}
 
@@ -194,9 +207,9 @@ def build_figures(a: Analysis) -> list[dict]:
     study = a.study
     by_group = _by_group(study)
     if not by_group:
-        return []
+        return curve_figures(study, running=True)     # running trials only, if any
     arts = study.artifacts([_lowest_seed(ts).key for ts in by_group.values()], _ARTIFACTS)
-    figs = [forest_figure(a), *curve_figures(study), sparsity_figure(a),
+    figs = [forest_figure(a), *curve_figures(study, running=True), sparsity_figure(a),
             *weight_figures(study, by_group, arts), grad_figure(study, by_group),
             *picture_figures(study, by_group, arts)]
     return [f for f in figs if f is not None]

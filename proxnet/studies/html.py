@@ -58,6 +58,7 @@ td code { overflow-wrap: anywhere; }
 pre { background: #f7f7f9; padding: .6rem; overflow-x: auto; white-space: pre-wrap;
       overflow-wrap: anywhere; }
 .note { color: #555; font-size: .85rem; max-width: 62rem; }
+.live { background: #fff8e1; border: 1px solid #f0d98c; padding: .4rem .8rem; font-size: .9rem; }
 details { margin: .6rem 0; }
 """
 
@@ -166,7 +167,7 @@ def _cell(metric, st, scale, *, ci: bool) -> str:
     return cell
 
 
-def _summary_section(a: Analysis, rows) -> str:
+def _summary_section(a: Analysis, rows, *, files: bool = True) -> str:
     scales = {m.name: page_scale(percent=m.percent) for m in a.table}
     head = a.headline
     cols = "".join(f"<th title='{escape(m.description)}'>{escape(m.label + scales[m.name].suffix)}</th>"
@@ -193,9 +194,12 @@ def _summary_section(a: Analysis, rows) -> str:
             f"<p class='note'>Done trials only: mean ± sample std (ddof = 1) over seeds, the 95% "
             f"Student-t interval of the headline's mean; accuracies in %, differences in points. "
             f"Δ, p and verdict as in the verdict above. Full precision and every interval: "
-            f"<a href='summary.csv'>summary.csv</a>, <a href='comparisons.csv'>comparisons.csv"
-            f"</a> (bootstrap CIs, Wilcoxon p, d_z, MDE), <a href='trials.csv'>trials.csv</a> "
-            f"(per trial: selected epoch and headline).</p>")
+            + ("<a href='summary.csv'>summary.csv</a>, <a href='comparisons.csv'>comparisons.csv"
+               "</a> (bootstrap CIs, Wilcoxon p, d_z, MDE), <a href='trials.csv'>trials.csv</a> "
+               "(per trial: selected epoch and headline).</p>" if files else
+               "<code>study.summary()</code>, <code>study.comparisons()</code> (bootstrap CIs, "
+               "Wilcoxon p, d_z, MDE), <code>study.trials()</code> (per trial: selected epoch "
+               "and headline).</p>"))
 
 
 def _figures(figs) -> str:
@@ -250,9 +254,24 @@ def _config_section(study) -> str:
             f"configuration (JSON)</summary><pre>{full}</pre></details></details>")
 
 
-def render(a: Analysis, rows, figures) -> str:
+def _live(refresh) -> tuple[str, str]:
+    """The head tag and the banner of a page of a running study that reloads itself."""
+    if not refresh:
+        return "", ""
+    s = max(1, int(round(refresh)))
+    return (f'<meta http-equiv="refresh" content="{s}">',
+            f"<p class='live' id='live' data-refresh='{s}'>The study is running: this page "
+            f"reloads itself every {s} s (<code>proxnet report --watch</code>) and stops when "
+            f"the study ends. Running trials are listed below and drawn dotted, labelled "
+            f"“running”; only finished trials enter the numbers.</p>")
+
+
+def render(a: Analysis, rows, figures, *, refresh: float | None = None) -> str:
     """The page. ``a``: the study's :class:`~proxnet.studies.analysis.Analysis`; ``rows``:
-    its summary rows; ``figures``: ``[{"id", "title", "caption", "src", "lead"}]``."""
+    its summary rows; ``figures``: ``[{"id", "title", "caption", "src", "lead"}]``;
+    ``refresh``: seconds after which the page of a running study reloads itself (a meta
+    refresh, with a banner saying so); None for a finished study's page."""
+    head_tag, banner = _live(refresh)
     study = a.study
     counts: dict = {}
     for t in study.trials:
@@ -272,7 +291,7 @@ def render(a: Analysis, rows, figures) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>proxnet study: {escape(study.name)}</title>
-<link rel="icon" href="data:,">
+<link rel="icon" href="data:,">{head_tag}
 <style>{CSS}</style>
 </head>
 <body>
@@ -280,7 +299,7 @@ def render(a: Analysis, rows, figures) -> str:
 <p class="lead">{escape(one_line)}</p>
 <p class="meta">{escape(study.kind)} · trials: {escape(status)} · total training time {total:.1f} s
 · created {_when(study.created)} · proxnet {escape(str(study.proxnet_version))}</p>
-{notes}
+{banner}{notes}
 {_verdict_section(a, scale)}
 {_figures(lead)}{nofig}
 {_summary_section(a, rows)}
@@ -291,3 +310,33 @@ def render(a: Analysis, rows, figures) -> str:
 </body>
 </html>
 """
+
+
+def _scoped_css(scope: str) -> str:
+    """The page's CSS with every selector under ``scope`` (the page-wide ``body`` rule left
+    out), so that a fragment styles itself and nothing else of a notebook."""
+    out = []
+    for rule in CSS.strip().split("}"):
+        if "{" not in rule:
+            continue
+        selectors, body = rule.split("{", 1)
+        sels = [x.strip() for x in selectors.split(",") if x.strip() and x.strip() != "body"]
+        if sels:
+            out.append(", ".join(f"{scope} {x}" for x in sels) + " {" + body + "}")
+    return "\n".join(out)
+
+
+def fragment(a: Analysis, rows) -> str:
+    """The study as an HTML fragment for a notebook (``Study._repr_html_``): the title and
+    the trials' statuses, the verdict first, then the summary table, the same sections (and
+    ``data-*`` attributes) as the page, styled by CSS scoped to ``div.proxnet-study``."""
+    study = a.study
+    counts: dict = {}
+    for t in study.trials:
+        counts[t.status] = counts.get(t.status, 0) + 1
+    status = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no trials"
+    scale = page_scale(percent=a.headline.percent)
+    return (f"<div class='proxnet-study'><style>{_scoped_css('.proxnet-study')}</style>"
+            f"<h2>Study: {escape(study.name)}</h2><p class='meta'>{escape(study.kind)} · trials: "
+            f"{escape(status)} · <code>{escape(str(study.path))}</code></p>"
+            f"{_verdict_section(a, scale)}{_summary_section(a, rows, files=False)}</div>")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .store import StoreWriteError
 
-__all__ = ["StudyLock", "StudyLocked", "LOCK_NAME", "holder"]
+__all__ = ["StudyLock", "StudyLocked", "LOCK_NAME", "holder", "held"]
 
 LOCK_NAME = "study.lock"
 
@@ -39,6 +39,24 @@ def holder(study_dir) -> dict:
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
+
+
+def held(study_dir) -> bool:
+    """Whether a study is running in ``study_dir`` now (its lock is held, by any process,
+    this one included); a folder without a lock file holds none."""
+    try:
+        fd = os.open(Path(study_dir) / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 class StudyLock:

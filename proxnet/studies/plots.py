@@ -1,7 +1,10 @@
 """The report's figures, drawn with matplotlib's Agg canvas.
 
 Every function takes plain arrays and labels (no store access) and returns a
-:class:`matplotlib.figure.Figure` attached to an Agg canvas. Figures are built with the
+:class:`matplotlib.figure.Figure` attached to an Agg canvas. The panels of the model
+pictures (first-layer weights, gradient magnitudes, decision boundaries, fitted curves) are
+drawn by the public drawers of :mod:`proxnet.plotting`, the same that draw them for models
+trained outside studies; this module lays them out, one panel per method and strength. Figures are built with the
 object-oriented API (no ``pyplot``): nothing global is switched, no window opens, no figure
 is kept alive by a figure manager, so the report works on a headless machine and inside a
 notebook alike. :func:`to_data_uri` renders a figure as a base64 PNG ``data:`` URI.
@@ -16,10 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-MAX_UNITS = 16          # first-layer units shown per strength
+from .. import plotting
+
+MAX_UNITS = plotting.MAX_UNITS          # first-layer units shown per strength
 PANEL_W, PANEL_H = 3.2, 2.4
 MAX_WIDTH = 15.0
 
@@ -90,15 +94,10 @@ def _colors(n):
     return [cmap(0.9 * i / (n - 1)) for i in range(n)]
 
 
-def _draw_band(ax, b: Band, color, label=None, linestyle="-", bands=True, max_points=None):
-    x, m, s = b.x, b.mean, b.std
-    if max_points and x.size > max_points:
-        k = int(math.ceil(x.size / max_points))
-        n = (x.size // k) * k
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            x, m, s = (np.nanmean(a[:n].reshape(-1, k), axis=1) for a in (x, m, s))
-    ax.plot(x, m, color=color, linestyle=linestyle, label=label, linewidth=1.4)
+def _draw_band(ax, b: Band, color, label=None, linestyle="-", bands=True, max_points=None,
+               alpha=1.0, linewidth=1.4):
+    x, m, s = plotting.thin(b.x, b.mean, b.std, max_points=max_points)
+    ax.plot(x, m, color=color, linestyle=linestyle, label=label, linewidth=linewidth, alpha=alpha)
     if bands and np.any(s > 0):
         ax.fill_between(x, m - s, m + s, color=color, alpha=0.2, linewidth=0)
 
@@ -164,14 +163,28 @@ def forest(panels, *, xlabel) -> Figure:
 
 
 def overlaid(curves, *, ylabel, xlabel="epoch", log=False, zero_line=False) -> Figure:
-    """All groups on one axes: a solid line with a ± std band per group, and an optional
-    dashed companion line in the same colour (e.g. train beside test), legend at the right.
+    """All groups on one axes (:func:`draw_overlaid`), legend at the right.
 
     curves: ``[{"label", "band": Band, "dashed": Band | None}]``."""
     fig = Figure(figsize=(11.0, 4.4))
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0.07, 0.12, 0.66, 0.83))
+    draw_overlaid(ax, curves, ylabel=ylabel, xlabel=xlabel, log=log, zero_line=zero_line)
+    return fig
+
+
+def draw_overlaid(ax, curves, *, ylabel, xlabel="epoch", log=False, zero_line=False):
+    """On ``ax``: a solid line with a ± std band per group, and an optional dashed companion
+    line in the same colour (e.g. train beside test), legend at the right of the axes; a
+    curve with ``"running": True`` (a trial still training) is drawn thin and light, dotted,
+    and labelled "running". Returns ``ax``.
+
+    curves: ``[{"label", "band": Band, "dashed": Band | None, "running": bool}]``."""
     for c, color in zip(curves, _group_colors(len(curves))):
+        if c.get("running"):
+            _draw_band(ax, c["band"], color, f"{c['label']} (running)", ":", bands=False,
+                       alpha=0.6, linewidth=1.0)
+            continue
         _draw_band(ax, c["band"], color, c["label"])
         if c.get("dashed") is not None:
             _draw_band(ax, c["dashed"], color, None, "--", bands=False)
@@ -183,34 +196,28 @@ def overlaid(curves, *, ylabel, xlabel="epoch", log=False, zero_line=False) -> F
     ax.set_ylabel(ylabel, fontsize=9)
     ax.tick_params(labelsize=8)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-              ncol=1 if len(curves) <= 18 else 2)
-    return fig
+    if curves:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+                  ncol=1 if len(curves) <= 18 else 2)
+    return ax
 
 
-def per_method_lines(items, *, ylabel, xlabel, log=False, bands=True, max_points=None) -> Figure:
-    """One panel per method, one line (with a ± std band) per strength.
+def grad_norms(items, *, max_points=2000) -> Figure:
+    """Gradient magnitude per step, one panel per method, one line per strength (drawn by
+    :func:`proxnet.plotting.draw_grad_norms`).
 
-    items: ``[{"method", "strength", "band": Band}]``."""
+    items: ``[{"method", "strength", "steps", "norms"}]``."""
     methods = _methods(items)
     ncols = min(3, len(methods))
     nrows = math.ceil(len(methods) / ncols)
     fig, axes = _figure(nrows, ncols, panel=(4.2, 2.8))
     for ax, m in zip(axes.flat, methods):
         mine = [it for it in items if it["method"] == m]
-        for it, color in zip(mine, _colors(len(mine))):
-            _draw_band(ax, it["band"], color, _strength_text(m, it["strength"]), bands=bands,
-                       max_points=max_points)
-        if log:
-            _log_if_positive(ax, *[it["band"].mean for it in mine])
-        if not log:
-            ax.axhline(0, color="0.5", linewidth=0.6)
+        plotting.draw_grad_norms(ax, [(_strength_text(m, it["strength"]), it["steps"], it["norms"])
+                                      for it in mine], colors=_colors(len(mine)),
+                                 max_points=max_points)
         ax.set_title(m, fontsize=10)
-        ax.set_xlabel(xlabel, fontsize=8)
-        ax.set_ylabel(ylabel, fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.set_ylabel("‖∂L/∂W1‖", fontsize=8)
     _hide_unused(axes, len(methods))
     return fig
 
@@ -237,49 +244,25 @@ def sparsity_scatter(points, *, methods, ylabel="final test accuracy", log=False
 
 
 def weight_grid(rows, *, side: int, max_units: int = MAX_UNITS) -> Figure:
-    """First-layer weights as images: one row of tiles per entry, up to ``max_units`` units,
-    each unit scaled to its own largest |w| (red > 0, blue < 0, white = 0); all-zero (dead)
-    units are grey and marked. Drawn as one mosaic image (one axes), which is fast.
+    """First-layer weights as images (:func:`proxnet.plotting.draw_weight_grid`): one row of
+    tiles per entry, up to ``max_units`` units, as one mosaic image (one axes, which is fast).
 
     rows: ``[(label, seed, W)]`` with W of shape (D, M), D = side²."""
     ncols = min(max_units, max(W.shape[1] for _, _, W in rows))
-    gap = max(1, side // 8)
-    step = side + gap
-    mosaic = np.full((len(rows) * step - gap, ncols * step - gap), np.nan)
-    dead = []
-    for i, (_, _, W) in enumerate(rows):
-        for j in range(min(ncols, W.shape[1])):
-            w = np.asarray(W[:, j], dtype=float).reshape(side, side)
-            a = float(np.max(np.abs(w)))
-            if a == 0.0:
-                dead.append((i, j))
-                continue
-            mosaic[i * step:i * step + side, j * step:j * step + side] = w / a
-    from matplotlib import colormaps
-    cmap = colormaps["RdBu_r"].with_extremes(bad="white")
     cell = 0.62
     left, width = 1.7, cell * ncols
     fig = Figure(figsize=(left + width + 0.1, cell * len(rows) + 0.1))
     FigureCanvasAgg(fig)
     ax = fig.add_axes((left / (left + width + 0.1), 0.05 / (cell * len(rows) + 0.1),
                        width / (left + width + 0.1), cell * len(rows) / (cell * len(rows) + 0.1)))
-    ax.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest", aspect="equal")
-    from matplotlib.patches import Rectangle
-    for i, j in dead:
-        ax.add_patch(Rectangle((j * step - 0.5, i * step - 0.5), side, side, color="0.85", linewidth=0))
-        ax.text(j * step + side / 2 - 0.5, i * step + side / 2 - 0.5, "dead", ha="center",
-                va="center", fontsize=6, color="0.35")
-    ax.set_xticks([])
-    ax.set_yticks([i * step + side / 2 - 0.5 for i in range(len(rows))])
-    ax.set_yticklabels([f"{label}\nseed {seed}" for label, seed, _ in rows], fontsize=8)
-    ax.tick_params(length=0)
-    for sp in ax.spines.values():
-        sp.set_visible(False)
+    plotting.draw_weight_grid(ax, [(f"{label}\nseed {seed}", W) for label, seed, W in rows],
+                              shape=(side, side), max_units=max_units)
     return fig
 
 
 def decision_boundaries(panels) -> Figure:
-    """Predicted class over a grid, with training points; rows = methods, columns = strengths.
+    """Predicted class over a grid, with training points; rows = methods, columns = strengths
+    (each panel drawn by :func:`proxnet.plotting.draw_decision_boundary`, colours shared).
 
     panels: ``[{"label", "method", "seed", "grid" (G, G) int, "extent" [xmin, xmax, ymin, ymax],
     "X" (N, 2) or None, "y" (N,) or None}]``. ``grid[i, j]`` is the prediction at
@@ -289,32 +272,19 @@ def decision_boundaries(panels) -> Figure:
     ncols = max(len(r) for r in rows)
     k = 1 + int(max(max(np.max(p["grid"]) for p in panels),
                     max((np.max(p["y"]) for p in panels if p["y"] is not None and len(p["y"])), default=0)))
-    from matplotlib import colormaps
-    base = colormaps["tab10"]
-    cmap = ListedColormap([base(i % 10) for i in range(k)])
     fig, axes = _figure(len(rows), ncols, panel=(2.8, 2.8))
     for i, row in enumerate(rows):
         for j, p in enumerate(row):
-            ax = axes[i, j]
-            ext = [float(v) for v in np.ravel(p["extent"])[:4]]
-            ax.imshow(np.asarray(p["grid"]), origin="lower", extent=ext, cmap=cmap, vmin=-0.5,
-                      vmax=k - 0.5, alpha=0.35, interpolation="nearest", aspect="auto")
-            if p["X"] is not None and p["y"] is not None:
-                X, y = np.asarray(p["X"]), np.asarray(p["y"]).ravel()
-                if X.ndim == 2 and X.shape[1] >= 2:
-                    ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, vmin=-0.5, vmax=k - 0.5, s=8,
-                               edgecolors="k", linewidths=0.3)
-            ax.set_xlim(ext[0], ext[1])
-            ax.set_ylim(ext[2], ext[3])
-            ax.set_title(f"{p['label']} (seed {p['seed']})", fontsize=8)
-            ax.tick_params(labelsize=6)
+            plotting.draw_decision_boundary(axes[i, j], p["grid"], p["extent"], p["X"], p["y"],
+                                            n_classes=k, title=f"{p['label']} (seed {p['seed']})")
         for ax in axes[i, len(row):]:
             ax.set_visible(False)
     return fig
 
 
 def fitted_curves(fits) -> Figure:
-    """One panel per method: training points and the fitted curve of each strength.
+    """One panel per method: training points and the fitted curve of each strength (drawn by
+    :func:`proxnet.plotting.draw_fitted_curves`).
 
     fits: ``[{"method", "strength", "seed", "x" (P,), "y" (P,), "X" (N,) or (N, 1) or None,
     "Y" (N,) or None}]``."""
@@ -324,23 +294,13 @@ def fitted_curves(fits) -> Figure:
     fig, axes = _figure(nrows, ncols, panel=(4.2, 3.0))
     for ax, m in zip(axes.flat, methods):
         mine = [f for f in fits if f["method"] == m]
-        drawn_points = False
-        for f, color in zip(mine, _colors(len(mine))):
-            if not drawn_points and f["X"] is not None and f["Y"] is not None:
-                X, Y = np.asarray(f["X"], dtype=float), np.asarray(f["Y"], dtype=float)
-                if X.size == Y.size:
-                    ax.scatter(X.ravel(), Y.ravel(), s=14, color="k", zorder=3, label="train")
-                    drawn_points = True
-            x, y = np.asarray(f["x"], dtype=float).ravel(), np.asarray(f["y"], dtype=float).ravel()
-            order = np.argsort(x)
-            ax.plot(x[order], y[order], color=color, linewidth=1.4,
-                    label=_strength_text(m, f["strength"]))
+        points = next((f for f in mine if f["X"] is not None and f["Y"] is not None
+                       and np.size(f["X"]) == np.size(f["Y"])), None)
+        plotting.draw_fitted_curves(
+            ax, [(_strength_text(m, f["strength"]), f["x"], f["y"]) for f in mine],
+            None if points is None else points["X"], None if points is None else points["Y"],
+            colors=_colors(len(mine)))
         ax.set_title(m, fontsize=10)
-        ax.set_xlabel("x", fontsize=8)
-        ax.set_ylabel("y", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
     _hide_unused(axes, len(methods))
     return fig
 

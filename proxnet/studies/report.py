@@ -23,14 +23,15 @@ import csv
 import math
 from pathlib import Path
 
-from . import stats
+from . import html, stats
 from .analysis import Analysis, analyze, last_line, mean_ci, summary_rows
 from .results import CLASSIFICATION, load_study
 from .store import atomic_write
 from .text import format_table
 
 __all__ = ["write_report", "summarize", "format_table", "load_study", "analyze_dir",
-           "mean_ci", "write_summary_csv", "write_comparisons_csv", "write_trials_csv"]
+           "mean_ci", "write_summary_csv", "write_comparisons_csv", "write_trials_csv",
+           "comparison_table", "trial_rows"]
 
 _ROW_LISTS = ("errors",)
 
@@ -73,13 +74,19 @@ def write_summary_csv(rows: list[dict], path) -> Path:
     return _write(Path(path), columns, rows)
 
 
-def write_comparisons_csv(a: Analysis, path) -> Path:
-    """Every comparison of every compared metric, columns :data:`stats.COLUMNS`."""
+def comparison_table(a: Analysis) -> list[dict]:
+    """Every comparison of every compared metric (headline first), one dict per comparison
+    with the keys of :data:`stats.COLUMNS`: the rows of comparisons.csv."""
     rows = []
     for m in a.compared:
         for ex in a.experiments:
             rows += stats.comparison_rows(ex.comparisons.get(m.name, []), m.name)
-    return _write(Path(path), stats.COLUMNS, rows)
+    return rows
+
+
+def write_comparisons_csv(a: Analysis, path) -> Path:
+    """Every comparison of every compared metric (:func:`comparison_table`)."""
+    return _write(Path(path), stats.COLUMNS, comparison_table(a))
 
 
 def trial_rows(a: Analysis) -> tuple[list[str], list[dict]]:
@@ -116,14 +123,15 @@ def write_trials_csv(a: Analysis, path) -> Path:
     return _write(Path(path), columns, rows)
 
 
-def write_report(study_dir, *, out=None, baseline=None) -> Path:
+def write_report(study_dir, *, out=None, baseline=None, refresh: float | None = None) -> Path:
     """Write ``index.html``, ``comparisons.csv``, ``trials.csv`` and ``summary.csv`` into
     ``out`` (default ``<study_dir>/report``), each to a temporary name renamed into place (a
     failure, e.g. a full disk, leaves the previous files whole); returns the path of
     ``index.html``.
-    ``baseline``: see :func:`proxnet.studies.analysis.analyze`."""
-    from . import figures as figs
-    from . import html, plots
+    ``baseline``: see :func:`proxnet.studies.analysis.analyze`. ``refresh``: the page
+    reloads itself after so many seconds (a running study's page, ``proxnet report --watch``)."""
+    from . import figures as figs  # deferred: matplotlib, loaded only to draw
+    from . import plots  # deferred (as above)
 
     a = analyze_dir(study_dir, baseline=baseline)
     rows = summary_rows(a)
@@ -136,7 +144,7 @@ def write_report(study_dir, *, out=None, baseline=None) -> Path:
     for f in figures:
         f["src"] = plots.to_data_uri(f.pop("figure"))
     path = out / "index.html"
-    page = html.render(a, rows, figures)
+    page = html.render(a, rows, figures, refresh=refresh)
     with atomic_write(path, encoding="utf-8") as f:
         f.write(page)
     return path

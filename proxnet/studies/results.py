@@ -107,7 +107,7 @@ class Study:
     kind: str = CLASSIFICATION
     selected_on: str = FINAL
     notes: list[str] = field(default_factory=list)
-    epochs: dict = field(default_factory=dict)     # {key: {name: (epochs, values)}}, done
+    epochs: dict = field(default_factory=dict)     # {key: {name: (epochs, values)}}, done and running
 
     @property
     def done(self) -> list[Trial]:
@@ -249,7 +249,8 @@ def load_study(study_dir) -> Study:
         study.kind = _kind(study.trials)
         train, val, test = study.metric_names
         done = study.done
-        study.epochs = _store.read_epoch_metrics(conn, [t.key for t in done],
+        live = [t.key for t in study.trials if t.status == "running"]   # partial curves
+        study.epochs = _store.read_epoch_metrics(conn, [t.key for t in done] + live,
                                                  [train, val, test, "gap", "zeros/total"])
     finally:
         conn.close()

@@ -21,16 +21,21 @@ Ctrl-C stops the study: finished trials stay in the store, interrupted ones go b
 """
 from __future__ import annotations
 
+import importlib.util
 import socket
-import sys
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from ..data import DatasetNotFoundError
 from . import checkpoints, executors
 from .config import ConfigError, StudyConfig, TrialSpec
 from .lock import StudyLock
-from .store import Store, StoreError, StoreWriteError, open_readonly, read_progress
+from .progress import StudyProgress, choose_mode
+from .store import Store, StoreWriteError
+from .trial import build_model, clear_data_cache, load_data
+from .watchdog import identity
 
 __all__ = ["run_study", "StudyRun", "EXECUTORS", "PreflightError", "preflight"]
 
@@ -67,7 +72,6 @@ class StudyRun:
 # ---------------------------------------------------------------------- preflight
 
 def _mlp_params(cfg: dict, data) -> int:
-    import numpy as np
     sizes = [int(np.prod(data.input_shape)), *cfg["model"]["hidden"],
              int(data.n_classes or 0) if data.task == "classification"
              else (int(data.y_train.shape[1]) if data.y_train.ndim == 2 else 1)]
@@ -83,8 +87,6 @@ def preflight(trials: list[TrialSpec]) -> None:
 
     Raises :class:`PreflightError` when a dataset cannot be found or read (the environment),
     :class:`ConfigError` when a dataset option or a model is impossible."""
-    from ..data import DatasetNotFoundError
-    from .trial import build_model, load_data
     seen = set()
     for t in trials:
         if t.config_hash in seen:
@@ -113,52 +115,6 @@ def preflight(trials: list[TrialSpec]) -> None:
             raise ConfigError(f"{_point(t)}: the model cannot be built: {exc}") from None
 
 
-# ---------------------------------------------------------------------- progress
-
-class _Progress:
-    """A tqdm bar of epochs done / planned over the trials to run, refreshed from the store
-    twice a second by a thread (so it moves inside long trials, with any executor)."""
-
-    def __init__(self, study_dir, keys, name: str, show: bool):
-        from tqdm.auto import tqdm
-        self.dir, self.keys, self.stop = study_dir, list(keys), threading.Event()
-        self.bar = tqdm(total=0, desc=name, unit="epoch", disable=not show, file=sys.stderr,
-                        dynamic_ncols=True)
-        self.thread = None
-        if show:
-            self.thread = threading.Thread(target=self._loop, daemon=True, name="proxnet-progress")
-            self.thread.start()
-
-    def _loop(self):
-        conn = None
-        while not self.stop.wait(0.5):
-            try:
-                conn = conn or open_readonly(self.dir)
-                self.update(conn)
-            except Exception:  # noqa: BLE001 - progress is best effort
-                pass
-        if conn is not None:
-            conn.close()
-
-    def update(self, conn):
-        done, planned, counts = read_progress(conn, self.keys)
-        self.bar.total = planned
-        self.bar.n = done
-        self.bar.set_postfix_str(", ".join(f"{counts[s]} {s}" for s in
-                                           ("running", "done", "failed", "timeout") if counts.get(s)),
-                                 refresh=False)
-        self.bar.refresh()
-
-    def write(self, text: str):
-        self.bar.write(text, file=sys.stderr)
-
-    def close(self):
-        self.stop.set()
-        if self.thread is not None:
-            self.thread.join(2)
-        self.bar.close()
-
-
 # ---------------------------------------------------------------------- running
 
 def _check_args(executor, jobs, checkpoint_every):
@@ -169,7 +125,6 @@ def _check_args(executor, jobs, checkpoint_every):
     if checkpoint_every is not None and not 0 <= checkpoint_every <= 1e7:
         raise ValueError(f"checkpoint_every: expected seconds in [0, 1e7], got {checkpoint_every!r}")
     if executor == "dask":
-        import importlib.util
         if importlib.util.find_spec("distributed") is None:
             raise ValueError("executor 'dask' needs dask.distributed: pip install 'proxnet[dask]'")
 
@@ -181,7 +136,6 @@ def _executor(todo, payloads, *, executor, jobs, address, timeout, parent):
         return executors.dask(payloads, jobs, address, parent, threads)
     if jobs == 1 and not timeout:
         return executors.in_process(payloads, threads)
-    from .trial import clear_data_cache
     clear_data_cache()          # the workers load their own copy
     return executors.local_pool(payloads, jobs, threads, parent)
 
@@ -201,7 +155,9 @@ def run_study(config: StudyConfig, study_dir, *, jobs: int | None = None, execut
     address : Dask scheduler address (``executor="dask"``); None starts a local cluster
     timeout : seconds per trial (overrides ``config.timeout``)
     retry_failed : also re-run trials stored as failed or timeout
-    progress : a bar of epochs done / planned (None: only on a terminal)
+    progress : a bar of epochs done / planned with an ETA and the trials' counts, read from
+        the store twice a second (None: in a notebook or on a terminal, else one line at the
+        end, logged on "proxnet.studies"; see :mod:`proxnet.studies.progress`)
     checkpoint_every : seconds between checkpoints of a running trial (overrides
         ``config.checkpoint_every``; 0 = after every epoch)
     live : workers write their progress and checkpoints to the folder as they go (False:
@@ -248,7 +204,6 @@ def _clean_checkpoints(store, study_dir):
 
 
 def _dispatch(store, run, todo, config, *, executor, jobs, address, timeout, every, live, progress):
-    from .watchdog import identity
     study_dir = run.study_dir
     spec = {"dir": str(study_dir.resolve()), "host": socket.gethostname(),
             "created": store.created()} if live else None
@@ -259,8 +214,7 @@ def _dispatch(store, run, todo, config, *, executor, jobs, address, timeout, eve
     payloads = [t.payload(timeout, store=spec, checkpoint_every=every, parent=parent) for t in todo]
     resumable = checkpoints.existing(study_dir) if live else set()
     run.resumed = sum(checkpoints.stem(t.key) in resumable for t in todo)
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = _Progress(study_dir, [t.key for t in todo], config.name, bool(show))
+    bar = StudyProgress(study_dir, [t.key for t in todo], config.name, choose_mode(progress))
     results = _executor(todo, payloads, executor=executor, jobs=jobs, address=address,
                         timeout=timeout, parent=parent)
     labels = {t.key: t for t in todo}

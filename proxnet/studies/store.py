@@ -38,7 +38,7 @@ from .config import StudyConfig, TrialSpec
 __all__ = ["Store", "StoreError", "StoreWriteError", "TrialWriter", "SCHEMA", "STORE_NAME",
            "SCHEMA_VERSION", "APPLICATION_ID", "STATUSES", "open_readonly", "export_csv",
            "atomic_write", "connect_readonly", "read_study", "read_trials", "read_epoch_metrics",
-           "read_artifacts", "read_progress", "TRIAL_COLUMNS"]
+           "read_artifacts", "read_progress", "TRIAL_COLUMNS", "epoch_rows", "EPOCH_COLUMNS"]
 
 STORE_NAME = "study.db"
 SCHEMA_VERSION = 2
@@ -594,13 +594,23 @@ def _export_csv(conn, out) -> tuple[Path, Path]:
     epath = out / "epochs.csv"
     with atomic_write(epath, newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["trial_key", "method", "strength", "seed", "epoch", "name", "value"])
-        for row in conn.execute(
-                "SELECT e.trial_key, t.method, t.strength, t.seed, e.epoch, e.name, e.value "
-                "FROM epoch_metric e JOIN trial t ON t.key = e.trial_key "
-                "ORDER BY t.rowid, e.name, e.epoch"):
+        w.writerow(EPOCH_COLUMNS)
+        for row in epoch_rows(conn):
             w.writerow(row)
     return tpath, epath
+
+
+EPOCH_COLUMNS = ("trial_key", "method", "strength", "seed", "epoch", "name", "value")
+"""The fields of each row of :func:`epoch_rows` (and the columns of ``epochs.csv``)."""
+
+
+def epoch_rows(conn):
+    """Every stored per-epoch metric in long format, tuples of :data:`EPOCH_COLUMNS`, by
+    trial (insertion order), name and epoch; a cursor (rows are read as they are used)."""
+    return conn.execute(
+        "SELECT e.trial_key, t.method, t.strength, t.seed, e.epoch, e.name, e.value "
+        "FROM epoch_metric e JOIN trial t ON t.key = e.trial_key "
+        "ORDER BY t.rowid, e.name, e.epoch")
 
 
 def _final(text) -> dict:

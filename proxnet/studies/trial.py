@@ -320,37 +320,24 @@ class _Stopping(EarlyStopping):
 
 
 def _artifacts(model, data, history, classification: bool) -> dict[str, np.ndarray]:
-    from ..layers import Dense
+    """The trial's pictures as arrays, computed by :mod:`proxnet.diagnostics` (the same
+    functions :mod:`proxnet.plotting` draws for models trained outside studies)."""
+    from .. import diagnostics
     arts: dict[str, np.ndarray] = {}
-    first = next((i for i, layer in enumerate(model.layers) if "W" in layer.params), None)
+    first = diagnostics.first_weighted_layer(model)
     if first is not None:
-        W = model.layers[first].params["W"]
-        if isinstance(model.layers[first], Dense):
-            arts["first_layer_weights"] = W.astype(np.float32)            # (D, M)
-        elif W.ndim == 4 and W.shape[1] == 1:                             # conv filters
-            arts["first_layer_weights"] = W.reshape(W.shape[0], -1).T.astype(np.float32)
+        W = diagnostics.first_layer_weights(model)
+        if W is not None:
+            arts["first_layer_weights"] = W                                # (D, M)
         norms = history.grad_norms.get(f"{first}.W")
         if norms:
             arts["grad_norm_W1"] = np.asarray(norms, dtype=np.float32)
     X = data.X_train.reshape(data.X_train.shape[0], -1)
     if X.shape[1] == 2 and classification:
-        lo, hi = X.min(axis=0), X.max(axis=0)
-        pad = 0.1 * (hi - lo)
-        lo, hi = lo - pad, hi + pad
-        g = 200
-        xs, ys = np.linspace(lo[0], hi[0], g), np.linspace(lo[1], hi[1], g)
-        grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2).astype(data.X_train.dtype)
-        pred = model.predict(grid)
-        if pred.ndim == 2:      # a regression loss (mse) on classes: the class of the largest output
-            pred = pred.argmax(axis=1) if pred.shape[1] > 1 else (pred[:, 0] > 0.5)
-        arts["decision_grid"] = pred.reshape(g, g).astype(np.int16)
-        arts["decision_extent"] = np.array([lo[0], hi[0], lo[1], hi[1]], dtype=np.float64)
+        arts["decision_grid"], arts["decision_extent"] = diagnostics.decision_grid(model, X)
     if X.shape[1] == 1 and not classification:
-        allx = np.concatenate([X[:, 0], data.X_test.reshape(-1)])
-        lo, hi = float(allx.min()), float(allx.max())
-        xs = np.linspace(lo, hi, 200).reshape(-1, 1).astype(data.X_train.dtype)
-        arts["curve_x"] = xs[:, 0].astype(np.float64)
-        arts["curve_y"] = model.predict(xs)[:, 0].astype(np.float64)
+        arts["curve_x"], arts["curve_y"] = diagnostics.fitted_curve(
+            model, np.concatenate([X[:, 0], data.X_test.reshape(-1)]))
     if X.shape[1] <= 2 and X.shape[0] <= 5000:
         arts["train_X"] = X.astype(np.float64)
         arts["train_y"] = np.asarray(data.y_train).reshape(X.shape[0], -1).squeeze(-1) \

@@ -3,7 +3,7 @@ quadratic noise, and raw (unscaled) pixels through every image dataset."""
 import numpy as np
 import pytest
 
-from proxnet.data import load_dataset, make_spiral, write_idx
+from proxnet.data import load_dataset, make_spiral
 from proxnet.data.generators import FIXED6_X, FIXED6_Y
 
 

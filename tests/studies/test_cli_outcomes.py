@@ -5,8 +5,6 @@ case measured on main (bbae99a) as silently wrong is checked here with its clean
 import os
 import socket
 import sqlite3
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -18,7 +16,6 @@ from click.testing import CliRunner
 from proxnet.cli import main
 from proxnet.studies import executors
 from proxnet.studies.config import validate
-from proxnet.studies.runner import run_study
 
 TOML = """
 name = "{name}"
@@ -258,7 +255,7 @@ def test_a_worker_that_dies_makes_its_trial_pending_not_failed(tmp_path):
 # ---------------------------------------------------------------- progress
 
 def test_progress_counts_epochs_of_running_trials(tmp_path):
-    from proxnet.studies.runner import _Progress
+    from proxnet.studies.progress import StudyProgress
     from proxnet.studies.store import Store, open_readonly
     cfg = validate({"name": "t", "seeds": 3, "dataset": {"name": "digits"}, "model": {"hidden": [8]},
                     "training": {"epochs": 50}, "methods": [{"name": "none"}]})
@@ -268,10 +265,10 @@ def test_progress_counts_epochs_of_running_trials(tmp_path):
         store.add_trials(trials)
         store.conn.execute("UPDATE trial SET status = 'running', epochs_done = 20 WHERE key = ?", (trials[0].key,))
         store.conn.execute("UPDATE trial SET status = 'done', epochs_done = 50 WHERE key = ?", (trials[1].key,))
-    bar = _Progress(tmp_path, [t.key for t in trials], "t", show=False)
+    bar = StudyProgress(tmp_path, [t.key for t in trials], "t", mode="line")
     conn = open_readonly(tmp_path)
     bar.update(conn)
-    assert (bar.bar.n, bar.bar.total) == (70, 150)
-    assert "1 running, 1 done" in bar.bar.postfix
+    assert (bar.done, bar.planned) == (70, 150)
+    assert bar.summary().startswith("t: 70/150 epochs, 1 running, 1 done, ")
     conn.close()
     bar.close()

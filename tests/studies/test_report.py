@@ -624,7 +624,10 @@ def test_report_without_done_trials(tmp_path):
     index = write_report(d, out=tmp_path / "elsewhere")
     assert index == tmp_path / "elsewhere" / "index.html"
     page = index.read_text(encoding="utf-8")
-    assert "No figures" in page and "<img" not in page
+    # the only picture: the running trial's partial curve, labelled as such; no number from it
+    assert re.findall(r"<figure id='([^']+)'", page) == ["curves"]
+    from html import unescape
+    assert 'Running trials (dotted, light, labelled "running")' in unescape(page)
     rows = summarize(d)
     assert all(r["n"] == 0 for r in rows)
     text = format_table(rows)
