@@ -51,7 +51,6 @@ REGULARIZER_KINDS = ("l1", "l2", "elastic_net", "l0", "group_lasso", "max_norm")
 LOSS_NAMES = ("ce", "mse")
 ACTIVATION_NAMES = ("relu", "leaky_relu", "sigmoid", "tanh", "identity")
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
-MOMENTUM_OPTIMIZERS = ("sgd", "momentum", "nesterov")
 
 LIMITS = {
     "config_bytes": 1 << 20,      # a TOML file larger than 1 MiB is refused unread
@@ -178,8 +177,37 @@ class DatasetSpec(_Strict):
         return self
 
 
-_MLP_ONLY = {"hidden": [64], "init": "he", "output_activation": "identity"}
-_LENET_ONLY = {"variant": "compact", "pooling": "max"}
+_MLP_ONLY = {"hidden": [64], "output_activation": "identity"}
+_LENET_ONLY = {"variant": "compact", "pooling": "max", "padding": None}
+_SHARED_DEFAULTS = {"init": "he", "bias_init": "zeros"}
+_NEW_KEYS = ("bias_init", "padding")
+"""Model settings added after stores existed: written into a trial config only when given,
+so that the trial keys (hashes) of configs that do not use them stay what they were. So is
+lenet5's ``init`` (its MLP counterpart has always been written, default "he")."""
+
+PaddingValue = Union[Literal["valid", "same"], Annotated[int, Field(ge=0, le=4)]]
+InitSpec = Union[Annotated[str, Field(max_length=64)], Annotated[dict[str, Any], Field(max_length=8)]]
+
+
+def _check_init_spec(v, name: str):
+    """An initializer spec checked by :func:`proxnet.layers.check_init` (its numbers also
+    bounded: |x| <= 1e6), the error re-rooted at the field (``std: ...`` for ``init.std``)."""
+    from ..layers import check_init  # deferred: the config module loads without the library
+    if v is None:
+        return v
+    if isinstance(v, dict):
+        _plain(v, name)
+    try:
+        spec = check_init(v, name)
+    except ValueError as exc:
+        msg = str(exc)
+        msg = msg[len(name) + 1:].lstrip(": ") if msg.startswith(name + ".") else msg.removeprefix(f"{name}: ")
+        raise ValueError(msg[:400]) from None
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if key != "kind" and abs(value) > 1e6:
+                raise ValueError(f"{key}: expected a number in [-1e6, 1e6], got {value!r}")
+    return spec
 
 
 class ModelSpec(_Strict):
@@ -189,20 +217,25 @@ class ModelSpec(_Strict):
     hidden: list[Width] | None = Field(None, max_length=LIMITS["layers"],
                                        description="MLP hidden layer sizes (default [64])")
     activation: Literal[ACTIVATION_NAMES] = "relu"
-    output_activation: Literal["identity", "sigmoid", "tanh", "relu"] | None = None
-    init: str | None = Field(None, max_length=64, description="MLP weight initializer (default he)")
+    output_activation: Literal["identity", "sigmoid", "tanh", "relu", "softmax"] | None = None
+    init: InitSpec | None = Field(None, description="weight initializer: a name or a table (default he)")
+    bias_init: InitSpec | None = Field(None, description="bias initializer: a name or a table (default zeros)")
     variant: Literal["classic", "compact"] | None = None
     pooling: Literal["max", "avg"] | None = None
+    padding: PaddingValue | Annotated[list[PaddingValue], Field(min_length=2, max_length=2)] | None = \
+        Field(None, description="lenet5: zero padding of both convolutions, or [conv1, conv2]")
     loss: Literal[LOSS_NAMES] = "ce"
     dtype: Literal["float32", "float64"] = "float32"
 
     @field_validator("init")
     @classmethod
     def _init(cls, v):
-        from ..layers import INITIALIZERS
-        if v is not None and v not in INITIALIZERS:
-            raise ValueError(f"unknown initializer {_short(v)}; expected one of {', '.join(sorted(INITIALIZERS))}")
-        return v
+        return _check_init_spec(v, "init")
+
+    @field_validator("bias_init")
+    @classmethod
+    def _bias_init(cls, v):
+        return _check_init_spec(v, "bias_init")
 
     @model_validator(mode="after")
     def _applicable(self):
@@ -214,13 +247,20 @@ class ModelSpec(_Strict):
         return self
 
     def resolved(self) -> dict:
-        """The settings the architecture uses, defaults filled in (plain data)."""
+        """The settings the architecture uses, defaults filled in (plain data); the newer
+        settings (:data:`_NEW_KEYS`, lenet5's ``init``) only when given."""
         own = _MLP_ONLY if self.architecture == "mlp" else _LENET_ONLY
         out = {"architecture": self.architecture}
         for name, default in own.items():
             value = getattr(self, name)
-            out[name] = list(default) if value is None and isinstance(default, list) else \
-                (default if value is None else (list(value) if isinstance(value, list) else value))
+            if value is None and name in _NEW_KEYS:
+                continue
+            out[name] = (list(default) if isinstance(default, list) else default) if value is None \
+                else (list(value) if isinstance(value, list) else value)
+        if self.architecture == "mlp" or self.init is not None:
+            out["init"] = self.init if self.init is not None else _SHARED_DEFAULTS["init"]
+        if self.bias_init is not None:
+            out["bias_init"] = self.bias_init
         out.update(activation=self.activation, loss=self.loss, dtype=self.dtype)
         return out
 
@@ -231,16 +271,54 @@ class ModelSpec(_Strict):
         return len(self.resolved()["hidden"]) + 1
 
 
+_HYPERPARAMETERS = {
+    "momentum": ("sgd", "momentum", "nesterov", "rmsprop"),
+    "nesterov": ("sgd",),
+    "alpha": ("rmsprop",),
+    "eps": ("rmsprop", "adam", "adamw"),
+    "betas": ("adam", "adamw"),
+    "wd": ("adamw",),
+    "weight_decay": ("sgd", "momentum", "nesterov", "rmsprop", "adam"),
+}
+"""Which optimizers have each hyperparameter of [training] (any other is refused)."""
+_NEW_TRAINING = ("alpha", "eps", "betas", "wd", "weight_decay")
+"""Written into a trial config only when given (stable trial keys, as :data:`_NEW_KEYS`)."""
+_OTHER_NAMES = {"rho": "alpha", "epsilon": "eps", "beta_1": "betas", "beta1": "betas",
+                "beta_2": "betas", "beta2": "betas", "decay": "weight_decay"}
+"""Other libraries' names of the hyperparameters: refused with the name to use."""
+
+
 class TrainingSpec(_Strict):
-    """Optimizer, learning rate and schedule, epochs, batch size (0 = full batch)."""
+    """Optimizer, learning rate and schedule, epochs, batch size (0 = full batch), and the
+    optimizer's own hyperparameters (None: the optimizer's default; each refused for an
+    optimizer that has no such hyperparameter, see :data:`_HYPERPARAMETERS`)."""
     optimizer: Literal[OPTIMIZER_NAMES] = "sgd"
     lr: float = Field(0.01, gt=0, le=1e4)
     momentum: float = Field(0.0, ge=0, lt=1)
     nesterov: bool = False
+    alpha: float | None = Field(None, ge=0, lt=1, description="rmsprop: decay ρ of the squared-gradient "
+                                                                "average (Keras' rho; default 0.99)")
+    eps: float | None = Field(None, gt=0, le=1, description="rmsprop / adam / adamw: ε of the denominator "
+                                                          "(default 1e-8)")
+    betas: Annotated[list[Annotated[float, Field(ge=0, lt=1)]], Field(min_length=2, max_length=2)] | None = \
+        Field(None, description="adam / adamw: [β₁, β₂] (default [0.9, 0.999])")
+    wd: float | None = Field(None, ge=0, le=1e3, description="adamw: decoupled weight decay (default 0.01)")
+    weight_decay: float | None = Field(None, ge=0, le=1e3, description="coupled weight decay: g ← g + wd·w "
+                                                                       "(every optimizer but adamw)")
     schedule: dict[str, Any] | None = Field(None, description="e.g. {kind='exponential', decay=0.95}")
     epochs: int = Field(10, ge=1, le=LIMITS["epochs"])
     batch_size: int = Field(32, ge=0, le=LIMITS["batch_size"], description="0 means full-batch gradient descent")
     clip_norm: float | None = Field(None, gt=0, le=1e9)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _other_names(cls, data):
+        if isinstance(data, dict):
+            for key, ours in _OTHER_NAMES.items():
+                if key in data:
+                    raise ValueError(f"{key}: unknown field; proxnet's name for it is {ours!r} "
+                                     f"(see docs/studies.md, [training])")
+        return data
 
     @field_validator("schedule")
     @classmethod
@@ -259,23 +337,37 @@ class TrainingSpec(_Strict):
     @model_validator(mode="after")
     def _optimizer_builds(self):
         from ..optim import get_optimizer
-        if self.optimizer not in MOMENTUM_OPTIMIZERS and (self.momentum or self.nesterov):
-            raise ValueError(f"momentum / nesterov: not used by optimizer {self.optimizer!r} "
-                             f"(only by {', '.join(MOMENTUM_OPTIMIZERS)})")
-        if self.optimizer != "sgd" and self.nesterov:
-            raise ValueError(f"nesterov: only for optimizer 'sgd' (optimizer 'nesterov' is Nesterov already)")
+        for name, rules in _HYPERPARAMETERS.items():
+            value = getattr(self, name)
+            given = value is not None if name in _NEW_TRAINING else bool(value)   # 0.0 / False: default
+            if given and self.optimizer not in rules:
+                extra = " (optimizer 'nesterov' is Nesterov already)" if name == "nesterov" else \
+                    " (adamw has its own decoupled decay: set wd)" if name == "weight_decay" else ""
+                raise ValueError(f"{name}: not used by optimizer {self.optimizer!r} "
+                                 f"(only by {', '.join(rules)}){extra}")
         try:
             get_optimizer(self.optimizer_spec())
         except (ValueError, TypeError) as exc:
             raise ValueError(f"optimizer settings: {exc}") from None
         return self
 
+    def resolved(self) -> dict:
+        """Plain data for a trial config: every field, the newer ones only when given."""
+        return {k: v for k, v in self.model_dump(mode="json").items()
+                if not (k in _NEW_TRAINING and v is None)}
+
     def optimizer_spec(self) -> dict:
+        """The spec of :func:`proxnet.optim.get_optimizer` (rule hyperparameters only when given)."""
         spec: dict = {"kind": self.optimizer, "lr": self.lr}
         if self.optimizer == "sgd" and (self.momentum or self.nesterov):
             spec.update(momentum=self.momentum, nesterov=self.nesterov)
-        elif self.optimizer in ("momentum", "nesterov") and self.momentum:
+        elif self.optimizer in ("momentum", "nesterov", "rmsprop") and self.momentum:
             spec["momentum"] = self.momentum
+        for name in ("alpha", "eps", "wd", "weight_decay"):
+            if getattr(self, name) is not None:
+                spec[name] = getattr(self, name)
+        if self.betas is not None:
+            spec["betas"] = tuple(self.betas)
         if self.schedule is not None:
             spec["schedule"] = dict(self.schedule)
         if self.clip_norm is not None:
@@ -287,10 +379,22 @@ LayerSelection = Union[Literal["all", "first", "last", "hidden"],
                        Annotated[list[Annotated[int, Field(ge=-1000, le=1000)]], Field(max_length=1000)]]
 
 
+class EarlyStoppingSpec(_Strict):
+    """A method's early stopping: the trial ends once ``metric`` (measured on the dataset's
+    validation split every epoch) has not improved by more than ``min_delta`` for
+    ``patience`` epochs in a row (:class:`proxnet.EarlyStopping`'s rule, without restoring
+    weights: the report selects the epoch on validation from the stored epochs)."""
+    patience: int = Field(ge=0, le=LIMITS["epochs"])
+    metric: Literal["val_accuracy", "val_mse"] = "val_accuracy"
+    min_delta: float = Field(0.0, ge=0, le=1e6)
+
+
 class MethodSpec(_Strict):
-    """One row of the grid. ``strengths`` are the λ values of ``regularizer``; ``dropout``
-    lists dropout rates (each one grid point) when there is no regularizer; ``loss`` and
-    ``activation`` replace the model's for this method."""
+    """One row of the grid. ``strengths`` are the λ values of ``regularizer`` (each one grid
+    point); without a regularizer, ``dropout`` lists dropout rates (each one grid point);
+    with one, ``dropout`` is a single rate held fixed while λ varies (a combined method).
+    ``loss``, ``activation`` and ``output_activation`` (MLP only) replace the model's for
+    this method; ``early_stopping`` stops its trials on the validation split."""
     name: str = Field(min_length=1)
     regularizer: Literal[REGULARIZER_KINDS] | None = None
     strengths: list[Strength] = Field(default_factory=list, max_length=LIMITS["grid"])
@@ -301,6 +405,8 @@ class MethodSpec(_Strict):
     dropout: list[Rate] = Field(default_factory=list, max_length=LIMITS["grid"])
     loss: Literal[LOSS_NAMES] | None = None
     activation: Literal[ACTIVATION_NAMES] | None = None
+    output_activation: Literal["identity", "sigmoid", "tanh", "relu", "softmax"] | None = None
+    early_stopping: EarlyStoppingSpec | None = None
 
     @field_validator("name")
     @classmethod
@@ -320,9 +426,10 @@ class MethodSpec(_Strict):
         else:
             if not self.strengths:
                 raise ValueError(f"strengths: regularizer {self.regularizer!r} needs strengths = [λ, ...]")
-            if self.dropout:
-                raise ValueError("dropout: give either a regularizer with strengths or dropout rates, "
-                                 "not both (the strength axis of a method is one of them)")
+            if len(self.dropout) > 1:
+                raise ValueError(f"dropout: with a regularizer, strengths are the method's axis and "
+                                 f"dropout is one rate held fixed (e.g. dropout = [0.5]); got "
+                                 f"{len(self.dropout)} rates (write one method per rate)")
             if self.regularizer in ("l0", "max_norm") and self.mode != "prox":
                 raise ValueError(f"mode: {self.regularizer} exists only as mode = 'prox'")
             if self.regularizer in ("group_lasso", "max_norm") and self.include_biases:
@@ -341,7 +448,8 @@ class MethodSpec(_Strict):
         return self
 
     def grid(self) -> list[float | None]:
-        """The strength axis: λ values, dropout rates, or [None]."""
+        """The strength axis: λ values (also with a fixed dropout rate), dropout rates, or
+        [None]."""
         return list(self.strengths or self.dropout or [None])
 
 
@@ -368,6 +476,8 @@ class StudyConfig(_Strict):
     timeout: float | None = Field(None, gt=0, le=1e7, description="seconds per trial")
     checkpoint_every: float = Field(60.0, ge=0, le=1e7,
                                     description="seconds between checkpoints of a running trial")
+    baseline: str | None = Field(None, description="the method every other is compared with "
+                                                   "(default: the first method)")
 
     @model_validator(mode="before")
     @classmethod
@@ -412,6 +522,7 @@ class StudyConfig(_Strict):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"methods: names must be distinct, {', '.join(map(repr, dup))} repeats")
+        self._check_methods(names)
         n = self.model.n_weighted()
         for i, m in enumerate(self.methods):
             if isinstance(m.layers, list):
@@ -425,6 +536,35 @@ class StudyConfig(_Strict):
                              f"{points * len(self.seeds)} trials, more than {LIMITS['trials']}")
         self._refuse_identical()
         return self
+
+    def _check_methods(self, names):
+        """The baseline names a method of one grid point; softmax outputs never meet the
+        softmax cross-entropy; early stopping has a validation split to stop on."""
+        if self.baseline is not None:
+            m = next((m for m in self.methods if m.name == self.baseline), None)
+            if m is None:
+                raise ValueError(f"baseline: no method {_short(self.baseline)}; expected one of "
+                                 f"{', '.join(map(repr, names))}"[:600])
+            if len(m.grid()) > 1:
+                raise ValueError(f"baseline: method {m.name!r} has {len(m.grid())} grid points; the "
+                                 f"baseline must be one (a method with a single strength or rate)")
+        for i, m in enumerate(self.methods):
+            if m.output_activation is not None and self.model.architecture != "mlp":
+                raise ValueError(f"methods.{i}.output_activation: not used by architecture "
+                                 f"{self.model.architecture!r} (only by 'mlp')")
+            out = m.output_activation or self.model.output_activation
+            if out == "softmax" and (m.loss or self.model.loss) == "ce":
+                where = "model.loss" if m.loss is None else f"methods.{i}.loss"
+                raise ValueError(f"{where}: 'ce' (softmax cross-entropy, on logits) after "
+                                 f"output_activation = 'softmax' applies softmax twice; use loss = "
+                                 f"'mse' (MSE on the probabilities) or no output activation")
+            if m.early_stopping is not None:
+                bare = [d.label or d.name for d in self.datasets if not _has_validation(d)]
+                if bare:
+                    raise ValueError(f"methods.{i}.early_stopping: stops on a validation split, and "
+                                     f"dataset {bare[0]!r} has none (give it one: val_size for "
+                                     f"mnist, fashion-mnist, digits and file, n_val for the "
+                                     f"generated sets; fixed-6 has none)")
 
     def _refuse_identical(self):
         """Two grid points with the same resolved trial config would be one trial under two
@@ -464,9 +604,9 @@ class StudyConfig(_Strict):
 
     def identity(self) -> dict:
         """What must match for trials to share a store: everything but seeds, timeout,
-        checkpoint interval and description."""
+        checkpoint interval, description and baseline (the report's choice)."""
         data = self.model_dump(mode="json")
-        for k in ("seeds", "timeout", "description", "checkpoint_every"):
+        for k in ("seeds", "timeout", "description", "checkpoint_every", "baseline"):
             data.pop(k)
         return data
 
@@ -483,11 +623,18 @@ class StudyConfig(_Strict):
         return out
 
 
+def _has_validation(ds: DatasetSpec) -> bool:
+    """Whether the dataset options ask for a validation split (the loaded data tell for sure;
+    the preflight checks them too)."""
+    o = ds.options
+    return o.get("subset") == "validation" or bool(o.get("val_size")) or bool(o.get("n_val"))
+
+
 def _point_name(study, ds, m, strength) -> str:
     label = repr(m.name) if len(study.datasets) == 1 else repr(f"{ds.label}/{m.name}")
     if strength is None:
         return f"method {label}"
-    what = "rate" if m.dropout else "strength"
+    what = "rate" if m.dropout and m.regularizer is None else "strength"
     return f"method {label} ({what} {strength!r})"
 
 
@@ -515,6 +662,8 @@ def trial_config(study: StudyConfig, ds: DatasetSpec, m: MethodSpec, strength) -
         model["loss"] = m.loss
     if m.activation is not None:
         model["activation"] = m.activation
+    if m.output_activation is not None:
+        model["output_activation"] = m.output_activation
     reg = None
     dropout = 0.0
     if m.regularizer is not None:
@@ -522,11 +671,15 @@ def trial_config(study: StudyConfig, ds: DatasetSpec, m: MethodSpec, strength) -
                "include_biases": m.include_biases}
         if m.regularizer == "elastic_net":
             reg["l1_ratio"] = m.l1_ratio
+        if m.dropout:
+            dropout = m.dropout[0]        # fixed; the strength is the regularizer's λ (or c)
     elif m.dropout:
         dropout = strength
-    return {"dataset": {"name": ds.name, "options": dict(ds.options)}, "model": model,
-            "training": study.training.model_dump(mode="json"),
-            "regularizer": reg, "dropout": dropout}
+    cfg = {"dataset": {"name": ds.name, "options": dict(ds.options)}, "model": model,
+           "training": study.training.resolved(), "regularizer": reg, "dropout": dropout}
+    if m.early_stopping is not None:      # only when given: stable keys for the other trials
+        cfg["early_stopping"] = m.early_stopping.model_dump(mode="json")
+    return cfg
 
 
 def config_hash(cfg: dict) -> str:
@@ -643,7 +796,7 @@ def _recipe_dir():
 def list_recipes() -> dict[str, str]:
     """{name: one-line description} of the built-in recipes."""
     out = {}
-    for entry in sorted(_recipe_dir().iterdir(), key=lambda p: p.name):
+    for entry in sorted(_recipe_dir().iterdir(), key=lambda p: p.name.removesuffix(".toml")):
         if entry.name.endswith(".toml"):
             data = tomllib.loads(entry.read_text(encoding="utf-8"))
             out[entry.name[:-5]] = data.get("description", "").strip().splitlines()[0] if data.get("description") else ""

@@ -42,7 +42,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..callbacks import Callback
+from ..callbacks import Callback, EarlyStopping
 
 __all__ = ["execute", "build_model", "load_data", "TrialTimeout", "ENVIRONMENT_ERRORS",
            "FLUSH_EVERY"]
@@ -108,36 +108,60 @@ def _regularizer(reg: dict):
         return get_regularizer({"kind": kind, "max_value": lam, "mode": mode})
     return get_regularizer({"kind": kind, "lam": lam, "mode": mode})
 
-def build_model(cfg: dict, data, seed: int):
-    """The Sequential of a trial config, for the dataset ``data`` (a Splits): the layers of
-    :func:`~proxnet.architectures.mlp_layers` (with a Flatten for image inputs) or of
-    :func:`~proxnet.architectures.lenet5`, dropout after each hidden dense activation, and the
-    method's regularizer on the selected weighted layers."""
-    from ..architectures import lenet5, mlp_layers
-    from ..model import Sequential
-    from .config import TrainingSpec
-
+def _check_data(cfg: dict, data) -> None:
+    """What only the loaded data can tell: a loss for the task, a softmax over more than one
+    output, a validation split (and a metric of the task) for early stopping."""
     m = cfg["model"]
-    loss = {"ce": "softmax_cross_entropy", "mse": "mse"}[m["loss"]]
-    if data.task == "regression":
-        n_out = int(data.y_train.shape[1]) if data.y_train.ndim == 2 else 1
-        if m["loss"] != "mse":
-            raise ValueError(f"model.loss: dataset {data.name!r} is a regression problem; use loss = 'mse'")
-    else:
-        n_out = int(data.n_classes)
-    rate = cfg.get("dropout") or 0.0
+    if data.task == "regression" and m["loss"] != "mse":
+        raise ValueError(f"model.loss: dataset {data.name!r} is a regression problem; use loss = 'mse'")
+    if m.get("output_activation") == "softmax" and data.task == "regression" and \
+            (data.y_train.ndim == 1 or data.y_train.shape[1] == 1):
+        raise ValueError(f"model.output_activation: a softmax over the single output of dataset "
+                         f"{data.name!r} is always 1")
+    es = cfg.get("early_stopping")
+    if es is not None:
+        if data.X_val is None:
+            raise ValueError(f"early_stopping: dataset {data.name!r} has no validation split to stop on")
+        want = "val_accuracy" if data.task == "classification" else "val_mse"
+        if es["metric"] != want:
+            raise ValueError(f"early_stopping.metric: {es['metric']!r} is not measured on "
+                             f"{data.task} dataset {data.name!r}; use {want!r}")
+
+
+def _layers(m: dict, data, n_out: int, rate: float) -> list:
+    """The layer list of the trial's architecture (initializer specs as data; the defaults
+    "he" and "zeros" where the config gives none)."""
+    from ..architectures import lenet5, mlp_layers  # deferred, as this module's other library imports
+    init = dict(init=m.get("init", "he"), bias_init=m.get("bias_init", "zeros"))
     if m["architecture"] == "lenet5":
         if len(data.input_shape) != 3:
             raise ValueError(f"model.architecture: lenet5 needs NCHW images (dataset option flatten = false), "
                              f"got samples of shape {data.input_shape}")
-        layers = lenet5(variant=m["variant"], activation=m["activation"], pooling=m["pooling"],
-                        in_channels=data.input_shape[0], input_size=data.input_shape[1],
-                        n_classes=n_out, dropout=rate).layers
+        return lenet5(variant=m["variant"], activation=m["activation"], pooling=m["pooling"],
+                      in_channels=data.input_shape[0], input_size=data.input_shape[1],
+                      n_classes=n_out, dropout=rate, padding=m.get("padding"), **init).layers
+    return mlp_layers([int(np.prod(data.input_shape)), *m["hidden"], n_out],
+                      activation=m["activation"], dropout=rate,
+                      output_activation=m.get("output_activation", "identity"),
+                      flatten=len(data.input_shape) > 1, **init)
+
+
+def build_model(cfg: dict, data, seed: int):
+    """The Sequential of a trial config, for the dataset ``data`` (a Splits): the layers of
+    :func:`~proxnet.architectures.mlp_layers` (with a Flatten for image inputs) or of
+    :func:`~proxnet.architectures.lenet5`, with the config's initializers, dropout after each
+    hidden dense activation, and the method's regularizer on the selected weighted layers."""
+    from ..model import Sequential
+    from .config import TrainingSpec
+
+    m = cfg["model"]
+    _check_data(cfg, data)
+    loss = {"ce": "softmax_cross_entropy", "mse": "mse"}[m["loss"]]
+    if data.task == "regression":
+        n_out = int(data.y_train.shape[1]) if data.y_train.ndim == 2 else 1
     else:
-        layers = mlp_layers([int(np.prod(data.input_shape)), *m["hidden"], n_out],
-                            activation=m["activation"], dropout=rate, init=m["init"],
-                            output_activation=m.get("output_activation", "identity"),
-                            flatten=len(data.input_shape) > 1)
+        n_out = int(data.n_classes)
+    layers = _layers(m, data, n_out, cfg.get("dropout") or 0.0)
     weighted = [layer for layer in layers if "W" in layer.params]
     reg = cfg.get("regularizer")
     if reg is not None:
@@ -148,7 +172,6 @@ def build_model(cfg: dict, data, seed: int):
                 weighted[i].set_regularizer("b", r)
     opt = TrainingSpec.model_validate(cfg["training"]).optimizer_spec()
     return Sequential(layers, loss=loss, optimizer=opt, seed=seed, dtype=m["dtype"])
-
 
 
 class _Live:
@@ -252,6 +275,8 @@ class _Recorder(Callback):
         row["test_loss"] = float(test["data_loss"])
         if d.X_val is not None:
             row[f"val_{what}"] = float(model.evaluate(d.X_val, d.y_val)[what])
+            if logs is not None:            # for the early stopping that comes after
+                logs[f"val_{what}"] = row[f"val_{what}"]
         tr, te = row[f"train_{what}"], row[f"test_{what}"]
         row["gap"] = tr - te if self.classification else te - tr
         n = self.n_epochs()
@@ -264,6 +289,35 @@ class _Recorder(Callback):
             self.live.epoch_end(model, self.series, n + 1, self.planned, self.grad_norms)
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise TrialTimeout(f"trial exceeded its time limit after epoch {n + 1}")
+
+class _Stopping(EarlyStopping):
+    """:class:`proxnet.EarlyStopping` on the trial's validation metric, without restoring
+    weights (the report selects the epoch on validation from the stored epochs), whose
+    state survives a resume: each fit begins by replaying the metric of the epochs done
+    before it (the checkpoint's series), so a resumed trial stops where an uninterrupted
+    one does."""
+
+    def __init__(self, spec: dict, prior=()):
+        metric = spec["metric"]
+        super().__init__(monitor=metric, patience=spec["patience"], min_delta=spec.get("min_delta", 0.0),
+                         mode="max" if metric.endswith("accuracy") else "min", restore_best_weights=False)
+        self.prior = [float(v) for v in prior]
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        for epoch, value in enumerate(self.prior):
+            self.on_epoch_end(epoch, {self.monitor: value})
+
+    def stopped_already(self) -> bool:
+        """Whether the epochs done already end the trial (a checkpoint written at the epoch
+        that stopped it, before the trial could finish)."""
+        model, self.model = self.model, SimpleNamespace(stop_training=False)
+        try:
+            self.on_train_begin()
+            return self.stopped_epoch_ is not None
+        finally:
+            self.model = model
+
 
 def _artifacts(model, data, history, classification: bool) -> dict[str, np.ndarray]:
     """The trial's pictures as arrays, computed by :mod:`proxnet.diagnostics` (the same
@@ -334,9 +388,14 @@ def _run(payload: dict, deadline, live) -> dict:
         live.start(start, series, float(elapsed))
     n_params = model.n_params()
     rec = _Recorder(data, deadline, series=series, grad_norms=grads, live=live, planned=planned)
-    tr = cfg["training"]
-    model.fit(data.X_train, data.y_train, epochs=planned - start, batch_size=tr["batch_size"] or None,
-              seed=seed if start == 0 else None, callbacks=[rec], verbose=False)
+    callbacks = [rec]
+    es = cfg.get("early_stopping")
+    if es is not None:
+        callbacks.append(_Stopping(es, series.get(es["metric"], [])[:start]))
+    if not (es is not None and callbacks[-1].stopped_already()):
+        tr = cfg["training"]
+        model.fit(data.X_train, data.y_train, epochs=planned - start, batch_size=tr["batch_size"] or None,
+                  seed=seed if start == 0 else None, callbacks=callbacks, verbose=False)
     classification = data.task == "classification"
     series = rec.series
     history = SimpleNamespace(grad_norms=rec.grad_norms())

@@ -111,7 +111,10 @@ def test_plain_names_are_accepted():
     ({"methods": [{"name": "x", "regularizer": "l2", "strengths": [1e-3], "layers": [99]}]}, "methods.0.layers"),
     ({"training": {"optimizer": "adam", "momentum": 0.9}}, "training"),
     ({"training": {"schedule": {"kind": "exponential", "decay": "0.9"}}}, "training.schedule"),
-    ({"model": {"architecture": "lenet5", "init": "he"}}, "model.init"),
+    ({"model": {"architecture": "lenet5", "init": "bogus"}}, "model.init"),
+    ({"model": {"hidden": [8], "padding": "same"}}, "model.padding"),
+    ({"training": {"optimizer": "sgd", "betas": [0.9, 0.99]}}, "training"),
+    ({"baseline": "nobody"}, "baseline"),
     ({"model": {"architecture": "lenet5", "output_activation": "sigmoid"}}, "model.output_activation"),
     ({"model": {"architecture": "lenet5", "hidden": [10]}}, "model.hidden"),
     ({"model": {"hidden": [8], "variant": "classic"}}, "model.variant"),
@@ -251,7 +254,11 @@ PATHS = [("name",), ("seeds",), ("timeout",), ("checkpoint_every",), ("descripti
          ("training", "momentum"), ("training", "schedule"), ("training", "clip_norm"),
          ("methods",), ("methods", 0, "name"), ("methods", -1, "strengths"), ("methods", -1, "dropout"),
          ("methods", -1, "layers"), ("methods", -1, "regularizer"), ("methods", -1, "mode"),
-         ("methods", -1, "loss"), ("unknown_field",), ("model", "widths")]
+         ("methods", -1, "loss"), ("unknown_field",), ("model", "widths"),
+         ("model", "bias_init"), ("model", "padding"), ("model", "output_activation"),
+         ("training", "alpha"), ("training", "eps"), ("training", "betas"), ("training", "wd"),
+         ("training", "weight_decay"), ("methods", -1, "output_activation"),
+         ("methods", -1, "early_stopping"), ("baseline",)]
 
 
 def _set(cfg, path, value):

@@ -12,8 +12,18 @@ from proxnet.studies.trial import build_model, load_data
 IMAGE_SETS = ("mnist", "fashion-mnist", "digits", "file")
 
 
+NO_VALIDATION = {"curve-fit-fixed"}
+"""Faithful recipes whose original holds nothing out (six fixed points; a fit reported after
+its last epoch): the exception is stated in the recipe and its headline is the final epoch."""
+
+
 @pytest.mark.parametrize("name", list(list_recipes()))
 def test_every_recipe_has_a_validation_split(name):
+    if name in NO_VALIDATION:
+        study = load_recipe(name)
+        assert "Neither experiment has a validation split, as in the original" in study.description
+        assert not any(o in ds.options for ds in study.datasets for o in ("n_val", "val_size"))
+        return
     for ds in load_recipe(name).datasets:
         o = ds.options
         check_options(ds.name, o)

@@ -22,7 +22,10 @@ from proxnet.studies.report import summarize
 from proxnet.studies.runner import run_study
 from proxnet.studies.store import Store, StoreError
 
-RECIPES = ["curve-fit", "digits-quick", "lenet5-1k", "mnist-1k-overfit", "mnist-sigmoid-vs-relu", "spiral"]
+MODERN = ["curve-fit", "digits-quick", "lenet5-1k", "mnist-1k-overfit", "mnist-sigmoid-vs-relu", "spiral"]
+FAITHFUL = ["cs231n-sigmoid-vs-relu", "curve-fit-fixed", "keras-lenet5-1k", "nnfs-spiral", "torch-mnist-1k"]
+"""The classic experiments as published; run shortened in tests/studies/test_config_recipes.py."""
+RECIPES = sorted(MODERN + FAITHFUL)
 
 
 def small(**over) -> dict:
@@ -357,7 +360,7 @@ SHORT = {"curve-fit": 30, "digits-quick": 2, "lenet5-1k": 1, "mnist-1k-overfit":
          "mnist-sigmoid-vs-relu": 1, "spiral": 20}
 
 
-@pytest.mark.parametrize("name", RECIPES)
+@pytest.mark.parametrize("name", MODERN)
 def test_every_recipe_runs_shortened(tmp_path, name, request):
     from proxnet.studies.report import write_report
     if name.startswith(("mnist", "lenet")):
