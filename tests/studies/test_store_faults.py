@@ -185,7 +185,7 @@ def test_disk_full_mid_study_is_one_line_and_loses_nothing(tmp_path, monkeypatch
         st.add_trials(cfg.trials())
         pages = st.conn.execute("PRAGMA page_count").fetchone()[0]
     limit["pages"] = pages + 15        # room for a few trials' epochs, not for nine
-    monkeypatch.setattr("proxnet.studies.config.resolve", lambda _name: cfg)
+    monkeypatch.setattr("proxnet.studies.api.resolve", lambda _name: cfg)   # the name the CLI resolves through
     res = invoke("study", "x", "--out", out, "--jobs", "1", "--no-report")
     line = one_line(res, 1)
     assert "cannot write the study store: the disk is full" in line and "intact" in line
