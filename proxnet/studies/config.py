@@ -39,6 +39,12 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
                       model_validator)
 
+from ..data import DATASETS, check_options, option_specs
+from ..data.options import OptionError
+from ..layers import ACTIVATIONS, Softmax
+from ..optim import RULES, get_optimizer
+from ..regularizers import REGULARIZERS
+
 if sys.version_info >= (3, 11):  # pragma: no cover - version dependent
     import tomllib
 else:  # pragma: no cover
@@ -47,10 +53,14 @@ else:  # pragma: no cover
 __all__ = ["StudyConfig", "TrialSpec", "ConfigError", "load_config", "load_recipe",
            "list_recipes", "recipe_path", "config_hash", "resolve", "validate", "LIMITS"]
 
-REGULARIZER_KINDS = ("l1", "l2", "elastic_net", "l0", "group_lasso", "max_norm")
-LOSS_NAMES = ("ce", "mse")
-ACTIVATION_NAMES = ("relu", "leaky_relu", "sigmoid", "tanh", "identity")
-OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+# The names a config may use, read from the library's registries (each class once, by its
+# own name: "elasticnet" and "linear" are aliases; softmax is an output, not a hidden
+# activation).
+REGULARIZER_KINDS = tuple(sorted({cls.name for cls in REGULARIZERS.values()}))
+LOSS_NAMES = ("ce", "mse")      # the study's short names of softmax_cross_entropy and mse
+ACTIVATION_NAMES = tuple(name for name, cls in ACTIVATIONS.items()
+                         if cls is not Softmax and name != "linear")
+OPTIMIZER_NAMES = tuple(RULES)
 
 LIMITS = {
     "config_bytes": 1 << 20,      # a TOML file larger than 1 MiB is refused unread
@@ -144,7 +154,6 @@ class DatasetSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _known(cls, v):
-        from ..data import DATASETS
         if v.lower() not in DATASETS:
             raise ValueError(f"unknown dataset {_short(v)}; expected one of {', '.join(sorted(DATASETS))}")
         return v.lower()
@@ -156,8 +165,6 @@ class DatasetSpec(_Strict):
 
     @model_validator(mode="after")
     def _options(self):
-        from ..data import check_options, option_specs
-        from ..data.options import OptionError
         if "dtype" in self.options:
             raise ValueError("options.dtype: set the dtype in [model], not in the dataset options")
         valid = [k for k in option_specs(self.name) if k != "dtype"]
@@ -336,7 +343,6 @@ class TrainingSpec(_Strict):
 
     @model_validator(mode="after")
     def _optimizer_builds(self):
-        from ..optim import get_optimizer
         for name, rules in _HYPERPARAMETERS.items():
             value = getattr(self, name)
             given = value is not None if name in _NEW_TRAINING else bool(value)   # 0.0 / False: default
@@ -436,7 +442,7 @@ class MethodSpec(_Strict):
                 raise ValueError(f"include_biases: {self.regularizer} groups weights per unit; "
                                  f"include_biases must be false")
             if self.regularizer != "elastic_net" and self.l1_ratio != 0.5:
-                raise ValueError(f"l1_ratio: only used by regularizer 'elastic_net'")
+                raise ValueError("l1_ratio: only used by regularizer 'elastic_net'")
         if isinstance(self.layers, list) and not self.layers:
             raise ValueError("layers: an empty list selects nothing")
         for what, values in (("strengths", self.strengths), ("dropout", self.dropout)):

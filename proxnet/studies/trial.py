@@ -37,12 +37,25 @@ import socket
 import sqlite3
 import time
 import traceback
+from contextlib import nullcontext
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+from .. import diagnostics
+from ..architectures import lenet5, mlp_layers
+from .._version import __version__
 from ..callbacks import Callback, EarlyStopping
+from ..data import load_dataset
+from ..metrics import sparsity_report
+from ..model import Sequential
+from ..regularizers import from_strength
+from . import checkpoints
+from .config import TrainingSpec
+from .store import STORE_NAME, StoreWriteError, TrialWriter
+from .watchdog import watch
 
 __all__ = ["execute", "build_model", "load_data", "TrialTimeout", "ENVIRONMENT_ERRORS",
            "FLUSH_EVERY"]
@@ -61,14 +74,12 @@ class TrialTimeout(Exception):
 
 
 def versions() -> dict:
-    import proxnet
-    return {"proxnet": proxnet.__version__, "numpy": np.__version__,
+    return {"proxnet": __version__, "numpy": np.__version__,
             "python": platform.python_version()}
 
 
 def load_data(spec: dict, dtype: str):
     """The dataset of a trial config, cached per process (workers reuse it across trials)."""
-    from ..data import load_dataset
     key = (json.dumps(spec, sort_keys=True), dtype)
     if key not in _DATA_CACHE:
         if len(_DATA_CACHE) > 4:
@@ -99,14 +110,7 @@ def _select(selection, n: int) -> list[int]:
 
 
 def _regularizer(reg: dict):
-    from ..regularizers import get_regularizer
-    kind, lam, mode = reg["kind"], reg["lam"], reg["mode"]
-    if kind == "elastic_net":
-        r = reg.get("l1_ratio", 0.5)
-        return get_regularizer({"kind": kind, "l1": lam * r, "l2": lam * (1 - r), "mode": mode})
-    if kind == "max_norm":
-        return get_regularizer({"kind": kind, "max_value": lam, "mode": mode})
-    return get_regularizer({"kind": kind, "lam": lam, "mode": mode})
+    return from_strength(reg["kind"], reg["lam"], mode=reg["mode"], l1_ratio=reg.get("l1_ratio", 0.5))
 
 def _check_data(cfg: dict, data) -> None:
     """What only the loaded data can tell: a loss for the task, a softmax over more than one
@@ -131,7 +135,6 @@ def _check_data(cfg: dict, data) -> None:
 def _layers(m: dict, data, n_out: int, rate: float) -> list:
     """The layer list of the trial's architecture (initializer specs as data; the defaults
     "he" and "zeros" where the config gives none)."""
-    from ..architectures import lenet5, mlp_layers  # deferred, as this module's other library imports
     init = dict(init=m.get("init", "he"), bias_init=m.get("bias_init", "zeros"))
     if m["architecture"] == "lenet5":
         if len(data.input_shape) != 3:
@@ -151,9 +154,6 @@ def build_model(cfg: dict, data, seed: int):
     :func:`~proxnet.architectures.mlp_layers` (with a Flatten for image inputs) or of
     :func:`~proxnet.architectures.lenet5`, with the config's initializers, dropout after each
     hidden dense activation, and the method's regularizer on the selected weighted layers."""
-    from ..model import Sequential
-    from .config import TrainingSpec
-
     m = cfg["model"]
     _check_data(cfg, data)
     loss = {"ce": "softmax_cross_entropy", "mse": "mse"}[m["loss"]]
@@ -186,7 +186,6 @@ class _Live:
     @classmethod
     def open(cls, payload: dict):
         """The link, or None when the store is not reachable from this process."""
-        from .store import STORE_NAME, TrialWriter
         spec = payload.get("store")
         if not spec or spec.get("host") != socket.gethostname():
             return None
@@ -200,7 +199,6 @@ class _Live:
         return cls(Path(spec["dir"]), payload["key"], float(payload.get("checkpoint_every", 60.0)), writer)
 
     def resume(self):
-        from . import checkpoints
         return checkpoints.load(self.dir, self.key)
 
     def start(self, epoch: int, series: dict, elapsed: float) -> None:
@@ -219,7 +217,6 @@ class _Live:
     def epoch_end(self, model, series: dict, n: int, planned: int, grad_norms) -> None:
         """After epoch ``n``: write new epochs (at most every FLUSH_EVERY s) and a checkpoint
         (at most every ``every`` s, never after the last epoch)."""
-        from . import checkpoints
         now = time.monotonic()
         if n < planned and now - self.last_ckpt >= self.every:
             self.flush(series, n)
@@ -231,7 +228,6 @@ class _Live:
             self.flush(series, n)
 
     def finish(self, result: dict) -> None:
-        from . import checkpoints
         self.writer.done(result)
         checkpoints.remove(self.dir, self.key)
 
@@ -322,7 +318,6 @@ class _Stopping(EarlyStopping):
 def _artifacts(model, data, history, classification: bool) -> dict[str, np.ndarray]:
     """The trial's pictures as arrays, computed by :mod:`proxnet.diagnostics` (the same
     functions :mod:`proxnet.plotting` draws for models trained outside studies)."""
-    from .. import diagnostics
     arts: dict[str, np.ndarray] = {}
     first = diagnostics.first_weighted_layer(model)
     if first is not None:
@@ -347,7 +342,6 @@ def _artifacts(model, data, history, classification: bool) -> dict[str, np.ndarr
 
 
 def _final(series, model, data, classification: bool, n_params: int) -> dict:
-    from ..metrics import sparsity_report
     sp = sparsity_report(model)
     first = next((f"zeros/{i}.W" for i, layer in enumerate(model.layers) if "W" in layer.params), None)
     final = {"zeros_total": float(sp["zeros/total"]), "zeros_first": float(sp.get(first, 0.0)),
@@ -423,9 +417,6 @@ def execute(payload: dict, blas_threads: int | None = None) -> dict:
     trial wrote its results to the store itself (``epochs`` and ``artifacts`` are then
     empty); ``worker`` is ``host:pid`` of the process that ran it.
     """
-    from contextlib import nullcontext
-
-    from .watchdog import watch
     watch(payload.get("parent"))
     timeout = payload.get("timeout")
     started = time.time()
@@ -435,7 +426,6 @@ def execute(payload: dict, blas_threads: int | None = None) -> dict:
               "final": {}, "artifacts": {}, "versions": versions(), "stored": False,
               "worker": f"{socket.gethostname()}:{os.getpid()}"}
     if blas_threads:
-        from threadpoolctl import threadpool_limits
         limits = threadpool_limits(limits=blas_threads)
     else:
         limits = nullcontext()
@@ -455,7 +445,6 @@ def execute(payload: dict, blas_threads: int | None = None) -> dict:
         except ENVIRONMENT_ERRORS as exc:
             result.update(status="pending", error=traceback.format_exc(), message=_message(exc))
         except Exception as exc:  # noqa: BLE001 - a failed trial is data, the study goes on
-            from .store import StoreWriteError
             status = "pending" if isinstance(exc, StoreWriteError) else "failed"
             result.update(status=status, error=traceback.format_exc(), message=_message(exc),
                           store_error=str(exc) if isinstance(exc, StoreWriteError) else None)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxnet.studies.config import ConfigError, LIMITS, load_config, resolve, validate
+from proxnet.studies.config import ConfigError, load_config, resolve, validate
 
 
 def base(**over) -> dict:

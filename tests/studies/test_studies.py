@@ -2,7 +2,6 @@
 epochs), executors (local processes, a real Dask cluster), timeouts, failures, the CLI, and
 every built-in recipe in a shortened form."""
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -16,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from proxnet.cli import main
-from proxnet.studies.config import (ConfigError, StudyConfig, list_recipes, load_config,
+from proxnet.studies.config import (ConfigError, list_recipes, load_config,
                                     load_recipe, validate)
 from proxnet.studies.report import summarize
 from proxnet.studies.runner import run_study
