@@ -107,6 +107,16 @@ def _hide_unused(axes, used):
         ax.set_visible(False)
 
 
+def _per_method(items, panel):
+    """One panel per method, three to a row: ``(fig, [(ax, method, its items)])``, the
+    panels left over hidden."""
+    methods = _methods(items)
+    ncols = min(3, len(methods))
+    fig, axes = _figure(math.ceil(len(methods) / ncols), ncols, panel=panel)
+    _hide_unused(axes, len(methods))
+    return fig, [(ax, m, [it for it in items if it["method"] == m]) for ax, m in zip(axes.flat, methods)]
+
+
 def _log_if_positive(ax, *arrays):
     vals = np.concatenate([np.ravel(a) for a in arrays]) if arrays else np.array([])
     vals = vals[np.isfinite(vals)]
@@ -207,18 +217,13 @@ def grad_norms(items, *, max_points=2000) -> Figure:
     :func:`proxnet.plotting.draw_grad_norms`).
 
     items: ``[{"method", "strength", "steps", "norms"}]``."""
-    methods = _methods(items)
-    ncols = min(3, len(methods))
-    nrows = math.ceil(len(methods) / ncols)
-    fig, axes = _figure(nrows, ncols, panel=(4.2, 2.8))
-    for ax, m in zip(axes.flat, methods):
-        mine = [it for it in items if it["method"] == m]
+    fig, panels = _per_method(items, (4.2, 2.8))
+    for ax, m, mine in panels:
         plotting.draw_grad_norms(ax, [(_strength_text(m, it["strength"]), it["steps"], it["norms"])
                                       for it in mine], colors=_colors(len(mine)),
                                  max_points=max_points)
         ax.set_title(m, fontsize=10)
         ax.set_ylabel("‖∂L/∂W1‖", fontsize=8)
-    _hide_unused(axes, len(methods))
     return fig
 
 
@@ -288,12 +293,8 @@ def fitted_curves(fits) -> Figure:
 
     fits: ``[{"method", "strength", "seed", "x" (P,), "y" (P,), "X" (N,) or (N, 1) or None,
     "Y" (N,) or None}]``."""
-    methods = _methods(fits)
-    ncols = min(3, len(methods))
-    nrows = math.ceil(len(methods) / ncols)
-    fig, axes = _figure(nrows, ncols, panel=(4.2, 3.0))
-    for ax, m in zip(axes.flat, methods):
-        mine = [f for f in fits if f["method"] == m]
+    fig, panels = _per_method(fits, (4.2, 3.0))
+    for ax, m, mine in panels:
         points = next((f for f in mine if f["X"] is not None and f["Y"] is not None
                        and np.size(f["X"]) == np.size(f["Y"])), None)
         plotting.draw_fitted_curves(
@@ -301,7 +302,6 @@ def fitted_curves(fits) -> Figure:
             None if points is None else points["X"], None if points is None else points["Y"],
             colors=_colors(len(mine)))
         ax.set_title(m, fontsize=10)
-    _hide_unused(axes, len(methods))
     return fig
 
 
