@@ -71,20 +71,23 @@ strengths = [{L2}]
 """
 
 
+def timed(cmd, what: str) -> float:
+    """Wall time of ``cmd`` in a fresh process, from its start to its exit."""
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"{what} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return wall
+
+
 def run_proxnet(seeds, epochs, jobs):
     """Wall time of ``proxnet study`` on the grid, in a fresh process (as a user runs it)."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.toml"
         config.write_text(study_toml(seeds, epochs))
         cmd = [sys.executable, "-m", "proxnet.cli", "study", str(config), "--out", str(Path(tmp) / "run")]
-        if jobs:
-            cmd += ["--jobs", str(jobs)]
-        t = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        wall = time.perf_counter() - t
-    if proc.returncode != 0:
-        raise SystemExit(f"proxnet study failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return wall
+        return timed(cmd + (["--jobs", str(jobs)] if jobs else []), "proxnet study")
 
 
 def _torch_trial(args):
@@ -137,14 +140,8 @@ def torch_script(seeds, epochs, processes, threads):
 def run_torch(seeds, epochs, processes, threads):
     """Wall time of the PyTorch way in a fresh process (interpreter start and ``import
     torch`` included, as for ``proxnet study``)."""
-    cmd = [sys.executable, __file__, "--torch-way", str(processes), str(threads or 0),
-           "--seeds", str(seeds), "--epochs", str(epochs)]
-    t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    if proc.returncode != 0:
-        raise SystemExit(f"torch way failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return wall
+    return timed([sys.executable, __file__, "--torch-way", str(processes), str(threads or 0),
+                  "--seeds", str(seeds), "--epochs", str(epochs)], "torch way")
 
 
 def main(argv=None):

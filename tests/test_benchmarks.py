@@ -1,4 +1,5 @@
-"""The per-step A/B script runs, parses its settings strictly and puts overridden values back."""
+"""The benchmark scripts run: the per-step A/B parses its settings strictly and puts overridden
+values back; the whole-study benchmark times its three ways on one grid."""
 import argparse
 import runpy
 
@@ -41,3 +42,31 @@ def test_ab_step_setting_parser(ab_step):
     for bad in ("=a:b=1", "x=a.b=1", "x=a:b", "x=a:b=not a literal"):
         with pytest.raises(argparse.ArgumentTypeError):
             parse(bad)
+
+
+@pytest.fixture(scope="module")
+def bench_study():
+    return runpy.run_path(str(REPO / "benchmarks" / "bench_study.py"), run_name="bench_study")
+
+
+def test_bench_study_grid_is_the_one_the_torch_way_trains(bench_study, tmp_path):
+    from proxnet.studies.config import load_config
+    (tmp_path / "bench.toml").write_text(bench_study["study_toml"](2, 3))
+    cfg = load_config(tmp_path / "bench.toml")
+    trials = cfg.trials()
+    assert len(trials) == 4 and {t.method for t in trials} == {"none", "l2"}
+    assert cfg.training.epochs == 3 and cfg.training.batch_size == 128 and cfg.training.lr == 0.01
+    assert [d.options for d in cfg.datasets] == [bench_study["OPTIONS"]]
+    assert {t.strength for t in trials if t.method == "l2"} == {bench_study["L2"]}
+
+
+@pytest.mark.slow
+def test_bench_study_times_three_ways(bench_study, mnist_dir, capsys):
+    pytest.importorskip("torch", reason="PyTorch is the benchmark peer")
+    bench_study["main"](["--seeds", "1", "--epochs", "1", "--jobs", "1"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith(("proxnet study", "torch,"))]
+    assert len(rows) == 3, out
+    walls = [float(line.split()[-2]) for line in rows]
+    assert all(w > 0 for w in walls) and float(rows[0].split()[-1]) == 1.0
+
