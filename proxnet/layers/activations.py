@@ -9,9 +9,18 @@ ACTIVATIONS = Registry("activation")
 
 
 class _Elementwise(Layer):
+    """An activation applied entry by entry: ``kernels`` are the functional forward and
+    backward (:mod:`proxnet.functional.activations`), ``name`` its registry key."""
     shardable = True   # samples are independent: see Layer.shardable
     _fwd = staticmethod(F.identity_forward)
     _bwd = staticmethod(F.identity_backward)
+
+    def __init_subclass__(cls, *, name=None, kernels=None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if kernels is not None:
+            cls._fwd, cls._bwd = (staticmethod(k) for k in kernels)
+        if name is not None:
+            ACTIVATIONS.register(name, cls)
 
     def forward(self, x, *, training=False):
         out, self._cache = self._fwd(x)
@@ -21,29 +30,19 @@ class _Elementwise(Layer):
         return self._bwd(dout, self._cache)
 
 
-@ACTIVATIONS.register("relu")
-class ReLU(_Elementwise):
+class ReLU(_Elementwise, name="relu", kernels=(F.relu_forward, F.relu_backward)):
     """max(x, 0); the gradient at 0 is 0."""
-    _fwd = staticmethod(F.relu_forward)
-    _bwd = staticmethod(F.relu_backward)
 
 
-@ACTIVATIONS.register("sigmoid")
-class Sigmoid(_Elementwise):
+class Sigmoid(_Elementwise, name="sigmoid", kernels=(F.sigmoid_forward, F.sigmoid_backward)):
     """σ(x) = 1 / (1 + e^{−x}), computed without overflow."""
-    _fwd = staticmethod(F.sigmoid_forward)
-    _bwd = staticmethod(F.sigmoid_backward)
 
 
-@ACTIVATIONS.register("tanh")
-class Tanh(_Elementwise):
+class Tanh(_Elementwise, name="tanh", kernels=(F.tanh_forward, F.tanh_backward)):
     """tanh(x)."""
-    _fwd = staticmethod(F.tanh_forward)
-    _bwd = staticmethod(F.tanh_backward)
 
 
-@ACTIVATIONS.register("identity")
-class Identity(_Elementwise):
+class Identity(_Elementwise, name="identity"):
     """The identity (a linear output)."""
 
 
