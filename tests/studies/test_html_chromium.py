@@ -10,7 +10,6 @@ when it should.
 """
 import re
 import shutil
-import sqlite3
 import subprocess
 
 import pytest
@@ -19,7 +18,7 @@ from proxnet.studies.config import validate
 from proxnet.studies.report import write_report
 from proxnet.studies.runner import run_study
 
-from .test_report import make_study
+from .test_report import make_study, rename_method
 from .test_studies import small
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
@@ -85,11 +84,7 @@ def test_report_of_a_real_study_in_chromium(tmp_path):
 def test_wide_study_fits_1280_pixels(tmp_path):
     """Many groups, long names, failed and running trials: still no horizontal scroll."""
     d = make_study(tmp_path / "s")
-    conn = sqlite3.connect(d / "study.db")
-    conn.execute("UPDATE trial SET method = 'an-unusually-long-method-name-for-the-table' "
-                 "WHERE method = 'maxnorm'")
-    conn.commit()
-    conn.close()
+    rename_method(d, "maxnorm", "an-unusually-long-method-name-for-the-table")
     check(write_report(d).read_text(encoding="utf-8"), tmp_path)
 
 

@@ -179,6 +179,14 @@ def make_study(study_dir, kind="digits", *, epochs=6, done=True, validation=True
     return study_dir
 
 
+def rename_method(study_dir, old, new):
+    """Relabel the stored trials of method ``old`` as ``new`` (a long name, say)."""
+    conn = sqlite3.connect(study_dir / "study.db")
+    conn.execute("UPDATE trial SET method = ? WHERE method = ?", (new, old))
+    conn.commit()
+    conn.close()
+
+
 # ---------------------------------------------------------------- independent recomputations
 
 def read_csv(path):
@@ -675,11 +683,7 @@ def test_terminal_table_fits_100_columns_and_states_degenerate_cases(digits_repo
 
 def test_terminal_table_with_long_names_still_fits(tmp_path):
     d = make_study(tmp_path / "s")
-    conn = sqlite3.connect(d / "study.db")
-    conn.execute("UPDATE trial SET method = 'a-very-long-method-name-for-a-regularizer' "
-                 "WHERE method = 'maxnorm'")
-    conn.commit()
-    conn.close()
+    rename_method(d, "maxnorm", "a-very-long-method-name-for-a-regularizer")
     text = format_table(summarize(d))
     assert max(map(len, text.splitlines())) <= 100
     assert "a-very-long-m" in text and "…" in text

@@ -267,15 +267,22 @@ def _gone(pids):
     return out
 
 
-@pytest.mark.parametrize("executor", ["local", "dask"])
-def test_workers_die_with_their_study(tmp_path, executor):
+def start_long_study(tmp_path, name, executor):
+    """``(config, out, extra CLI args, the running process)`` of a 400-epoch study started
+    in its own process group on ``executor``."""
     if executor == "dask":
         pytest.importorskip("distributed", reason="dask.distributed is not installed")
     config = write_config(tmp_path, epochs=400)
-    out = tmp_path / "orphans"
+    out = tmp_path / name
     extra = ["--executor", "dask"] if executor == "dask" else []
     proc = subprocess.Popen(study_cmd(config, out, *extra), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
+    return config, out, extra, proc
+
+
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_workers_die_with_their_study(tmp_path, executor):
+    _, out, _, proc = start_long_study(tmp_path, "orphans", executor)
     try:
         wait_for(lambda: epochs_stored(out) > 0 and len(_pids(out)) == 2, proc, what="two running trials")
         workers = _pids(out)
@@ -298,13 +305,7 @@ def test_workers_die_with_their_study(tmp_path, executor):
 
 @pytest.mark.parametrize("executor", ["local", "dask"])
 def test_a_second_study_on_the_same_folder_exits_3_naming_the_first(tmp_path, executor):
-    if executor == "dask":
-        pytest.importorskip("distributed", reason="dask.distributed is not installed")
-    config = write_config(tmp_path, epochs=400)
-    out = tmp_path / "locked"
-    extra = ["--executor", "dask"] if executor == "dask" else []
-    first = subprocess.Popen(study_cmd(config, out, *extra), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+    config, out, extra, first = start_long_study(tmp_path, "locked", executor)
     try:
         wait_for(lambda: epochs_stored(out) > 0, first, what="a running trial")
         t0 = time.monotonic()
