@@ -17,13 +17,21 @@ from proxnet.functional.pool import (avg_pool2d_backward, avg_pool2d_forward,
 TOL = 1e-12
 
 
+def _padded(x, padding):
+    """x (N, C, H, W) with ``padding`` (ph, pw) zeros on each side, in float64."""
+    N, C, H, Wd = x.shape
+    ph, pw = padding
+    xpad = np.zeros((N, C, H + 2 * ph, Wd + 2 * pw))
+    xpad[:, :, ph:ph + H, pw:pw + Wd] = x
+    return xpad
+
+
 def naive_conv2d(x, W, b, stride, padding):
     """out[n, f, r, q] = b[f] + Σ_{c,i,j} W[f, c, i, j] · xpad[n, c, sh·r + i, sw·q + j]."""
     N, C, H, Wd = x.shape
     F, _, kh, kw = W.shape
     (sh, sw), (ph, pw) = stride, padding
-    xpad = np.zeros((N, C, H + 2 * ph, Wd + 2 * pw))
-    xpad[:, :, ph:ph + H, pw:pw + Wd] = x
+    xpad = _padded(x, padding)
     OH, OW = (H + 2 * ph - kh) // sh + 1, (Wd + 2 * pw - kw) // sw + 1
     out = np.zeros((N, F, OH, OW))
     for n, f, r, q in itertools.product(range(N), range(F), range(OH), range(OW)):
@@ -39,8 +47,7 @@ def naive_conv2d_backward(dout, x, W, stride, padding):
     N, C, H, Wd = x.shape
     F, _, kh, kw = W.shape
     (sh, sw), (ph, pw) = stride, padding
-    xpad = np.zeros((N, C, H + 2 * ph, Wd + 2 * pw))
-    xpad[:, :, ph:ph + H, pw:pw + Wd] = x
+    xpad = _padded(x, padding)
     dxpad, dW, db = np.zeros_like(xpad), np.zeros_like(W), np.zeros(F)
     for n, f, r, q in itertools.product(*map(range, dout.shape)):
         g = dout[n, f, r, q]
