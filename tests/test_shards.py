@@ -128,6 +128,26 @@ def test_replicas_share_parameters_but_not_gradients():
     assert twin.params["W"] is conv.params["W"]
 
 
+@pytest.mark.parametrize("per_shard", [None, 5])
+def test_fit_computes_no_input_gradient_of_the_first_layer_in_any_shard(rng, monkeypatch, per_shard):
+    # The replicas are copies of the layers: they must be made after fit turned the first
+    # layer's input gradient off, or every shard computes (and discards) it.
+    import proxnet.layers.conv as conv_layer
+    model = _conv_model()
+    X, y = _images(rng)
+    if per_shard is not None:
+        _force_shards(monkeypatch, model, X.shape[1:], per_shard)
+    calls = _spy_on_run_shards(monkeypatch)
+    first = []
+    real = conv_layer.conv2d_backward
+    monkeypatch.setattr(conv_layer, "conv2d_backward", lambda dout, cache, need_dx=True: first.append(
+        need_dx) or real(dout, cache, need_dx) if cache[2]["C"] == 2 else real(dout, cache, need_dx))
+    _fit(model, X, y, epochs=1)
+    assert first and not any(first)
+    assert (max(calls, default=1) > 1) == (per_shard is not None)
+    assert model.layers[0].input_grad            # restored after fit
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_results_are_bit_identical_on_one_and_two_threads(rng, monkeypatch, dtype):
     X, y = _images(rng, 40)

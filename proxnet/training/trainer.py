@@ -129,19 +129,23 @@ class Trainer:
         """Train for ``epochs`` more epochs; see :meth:`proxnet.Sequential.fit`."""
         model = self.model
         epochs = check_count(epochs, "epochs")
-        run = self._plan(X, y, batch_size, validation_data, shuffle, eval_train, track_grad_norms,
-                         track_sparsity, callbacks, verbose, epochs)
-        if seed is not None or self.shuffle_rng is None:
-            self.reseed(seed)
-        model.history, model.stop_training = run.history, False
+        # The first layer needs no input gradient. Set before the plan is made: the shards'
+        # replicas are copies of the layers and keep the flag they were copied with.
         model.layers[0].input_grad = False
-        run.callbacks.train_begin()
         try:
-            with shard_session():      # single-threaded BLAS; the shards share the threads
-                self._epochs(run, epochs)
+            run = self._plan(X, y, batch_size, validation_data, shuffle, eval_train, track_grad_norms,
+                             track_sparsity, callbacks, verbose, epochs)
+            if seed is not None or self.shuffle_rng is None:
+                self.reseed(seed)
+            model.history, model.stop_training = run.history, False
+            run.callbacks.train_begin()
+            try:
+                with shard_session():      # single-threaded BLAS; the shards share the threads
+                    self._epochs(run, epochs)
+            finally:
+                run.callbacks.train_end()
         finally:
             model.layers[0].input_grad = True
-            run.callbacks.train_end()
         return run.history
 
     def _epochs(self, run: _Run, epochs: int) -> None:
