@@ -39,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_lenet import data_dir_of, load_images  # noqa: E402
 from machine import describe  # noqa: E402
 
+from proxnet.parallel import shard_session  # noqa: E402
+
 
 def parse_setting(text):
     """'name=mod:attr=value,mod:attr=value' -> (name, [(module, attr path, value)])."""
@@ -136,7 +138,9 @@ def main(argv=None):
         for name, overrides in args.setting:
             override = Override(overrides)
             runs.append((name, override, *build(args, override), []))
-        with threadpool_limits(th):
+        # As in fit: one shard session (single-threaded BLAS, the thread count read once)
+        # around all the steps, not one per step.
+        with threadpool_limits(th), shard_session():
             for k in range(args.warmup + args.steps):
                 b = k % batches
                 Xb, yb = X[b * args.batch:(b + 1) * args.batch], y[b * args.batch:(b + 1) * args.batch]

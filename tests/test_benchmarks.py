@@ -25,6 +25,19 @@ def test_ab_step_runs_and_restores_overrides(ab_step, mnist_dir, capsys):
     assert conv.GROUP_ROWS_BELOW == before
 
 
+def test_ab_step_times_steps_in_one_shard_session_as_fit_does(ab_step, mnist_dir, monkeypatch, capsys):
+    # fit runs every step in one session (single-threaded BLAS, the thread count read once);
+    # steps timed outside one are the wrong steps (BLAS threads, a limit set per step).
+    import proxnet.parallel as parallel
+    names = ab_step["main"].__globals__
+    real, sessions = names["train_step"], []
+    monkeypatch.setitem(names, "train_step", lambda *a: sessions.append(parallel._session.get()) or real(*a))
+    ab_step["main"](["--setting", "a=", "--setting", "b=", "--steps", "2", "--warmup", "0",
+                     "--n", "128", "--threads", "2"])
+    capsys.readouterr()
+    assert sessions == [2] * 4
+
+
 def test_override_applies_inside_and_restores_after(ab_step):
     before = conv.GROUP_ROWS_BELOW
     override = ab_step["Override"]([("proxnet.functional.conv", "GROUP_ROWS_BELOW", 0)])
