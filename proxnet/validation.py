@@ -6,6 +6,29 @@ import numbers
 import numpy as np
 
 
+FINITE_CHUNK = 2**16
+"""Values per pass of :func:`all_finite` (its scratch memory: as many bytes)."""
+
+
+def all_finite(a: np.ndarray) -> bool:
+    """True when the float array ``a`` holds no NaN or inf.
+
+    Checked :data:`FINITE_CHUNK` values at a time and stopping at the first bad chunk, so it
+    needs no scratch memory the size of ``a`` (``np.isfinite(a).all()`` makes a boolean copy
+    of it: 47 MB for the MNIST training images) and is faster on large arrays."""
+    if a.dtype.kind != "f" or a.size == 0:
+        return True
+    if a.size <= FINITE_CHUNK:
+        return bool(np.isfinite(a).all())
+    if a.flags.c_contiguous:
+        flat = a.reshape(-1)
+        return all(np.isfinite(flat[s:s + FINITE_CHUNK]).all()
+                   for s in range(0, flat.size, FINITE_CHUNK))
+    chunks = np.nditer(a, flags=["external_loop", "buffered", "zerosize_ok"], order="K",
+                       buffersize=FINITE_CHUNK)
+    return all(np.isfinite(chunk).all() for chunk in chunks)
+
+
 def check_array(x, name: str, *, ndim=None, dtype=None, finite: bool = True,
                 shape=None) -> np.ndarray:
     """Return ``x`` as a float ndarray of ``dtype`` after checking it.
@@ -43,7 +66,7 @@ def check_array(x, name: str, *, ndim=None, dtype=None, finite: bool = True,
         if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
             want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
             raise ValueError(f"{name}: expected shape {want}, got {arr.shape}")
-    if finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+    if finite and arr.dtype.kind == "f" and not all_finite(arr):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name}: contains {bad} NaN or inf value(s)")
     return arr

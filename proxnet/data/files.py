@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backend import resolve_dtype
+from ..validation import all_finite
 from .limits import DEFLATE_RATIO, MAX_BYTES, check_declared, check_max_bytes, human, read_exact
 
 _NPZ_KEYS = (("X", "y"), ("x", "y"), ("X", "Y"), ("data", "target"), ("data", "labels"))
@@ -107,7 +108,7 @@ def load_file(path: str | os.PathLike, label_column=-1, *, x_key: str | None = N
                          f"{dt.name}") from None
     if X.ndim < 2:
         X = X.reshape(-1, 1)
-    if not np.isfinite(X).all():
+    if not all_finite(X):
         raise ValueError(f"{path}: features contain NaN or inf values")
     y, classes = _labels(y, X.shape[0], task, dt, path)
     return (X, y, classes) if return_classes else (X, y)
