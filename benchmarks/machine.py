@@ -26,15 +26,35 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+def _owner(path: str) -> str | None:
+    """The package ('numpy', 'scipy', 'torch') a shared library ships with, if loaded."""
+    real = os.path.realpath(path)
+    for name in ("numpy", "scipy", "torch"):
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "__file__", None):
+            if real.startswith(os.path.dirname(os.path.realpath(module.__file__))):
+                return name      # site-packages/numpy/... or site-packages/numpy.libs/...
+    return None
+
+
 def blas() -> str:
-    """'openblas 0.3.31 (Haswell kernels), pthreads' or similar, for NumPy's BLAS."""
+    """NumPy's BLAS first, as 'openblas 0.3.31 (Haswell kernels), pthreads (NumPy's)', then
+    any other BLAS loaded in the process (SciPy ships its own), named by its package."""
     from threadpoolctl import threadpool_info
-    for info in threadpool_info():
-        if info.get("user_api") == "blas":
-            kernel = info.get("architecture") or "?"
-            return (f"{info.get('internal_api', '?')} {info.get('version', '?')} ({kernel} kernels), "
-                    f"{info.get('threading_layer', '?')}")
-    return "no BLAS found by threadpoolctl"
+    libs = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    if not libs:
+        return "no BLAS found by threadpoolctl"
+    owners = [_owner(i.get("filepath", "")) for i in libs]
+    order = sorted(range(len(libs)), key=lambda j: owners[j] != "numpy")
+    names = {"numpy": "NumPy's", "scipy": "SciPy's", "torch": "PyTorch's"}
+    parts = []
+    for j in order:
+        info = libs[j]
+        whose = names[owners[j]] if owners[j] else info.get("filepath", "?")
+        parts.append(f"{info.get('internal_api', '?')} {info.get('version', '?')} "
+                     f"({info.get('architecture') or '?'} kernels), "
+                     f"{info.get('threading_layer', '?')} ({whose})")
+    return parts[0] + "".join(f"; also {p}" for p in parts[1:])
 
 
 def describe(torch=None) -> str:

@@ -83,3 +83,27 @@ def test_bench_study_times_three_ways(bench_study, mnist_dir, capsys):
     walls = [float(line.split()[-2]) for line in rows]
     assert all(w > 0 for w in walls) and float(rows[0].split()[-1]) == 1.0
 
+
+
+def test_the_blas_line_names_numpys_library_first_even_after_scipy_loads_its_own():
+    import os
+    import sys
+
+    import numpy as np
+    import scipy.linalg  # noqa: F401  (SciPy loads its own OpenBLAS)
+    from threadpoolctl import threadpool_info
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import machine
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    numpy_dir = os.path.dirname(os.path.realpath(np.__file__))
+    libs = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    mine = [i for i in libs if os.path.realpath(i["filepath"]).startswith(numpy_dir)]
+    if not mine:
+        pytest.skip("NumPy's BLAS is not a library threadpoolctl lists here")
+    line = machine.blas()
+    assert line.startswith(f"{mine[0]['internal_api']} {mine[0]['version']} ")
+    assert line.split(";")[0].endswith("(NumPy's)")
+    assert line.count("; also ") == len(libs) - 1
