@@ -19,8 +19,10 @@ store changes. The ``proxnet`` command is a thin layer over these functions.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -87,7 +89,8 @@ def run(study, out=None, *, seeds: int | None = None, epochs: int | None = None,
     log.info("study %s: %d trials (%d grid points x %d seeds, %d epochs) -> %s", cfg.name, n,
              n // len(cfg.seeds), len(cfg.seeds), cfg.training.epochs, out)
     last = run_study(cfg, out, jobs=jobs, executor=executor, address=address,
-                     retry_failed=retry_failed, progress=progress, live=live)
+                     retry_failed=retry_failed, progress=progress, live=live,
+                     on_first_result=preload_report if report else None)
     counts = ", ".join(f"{v} {k}" for k, v in sorted(last.counts.items()))
     resumed = f" ({last.resumed} resumed from checkpoints)" if last.resumed else ""
     log.info("ran %d trials%s, skipped %d already in the store; store: %s", last.ran, resumed,
@@ -96,6 +99,33 @@ def run(study, out=None, *, seeds: int | None = None, epochs: int | None = None,
     if report and not last.interrupted:
         result.report(csv=True)
     return result
+
+
+REPORT_MODULES = ("proxnet.studies.report", "proxnet.studies.figures", "proxnet.studies.plots")
+"""What writing the report imports (SciPy's statistics and matplotlib: about 2.6 s on a
+2-core AMD EPYC, more than the report's own work)."""
+
+
+def preload_report() -> threading.Thread:
+    """Import :data:`REPORT_MODULES` in a daemon thread while the trials run, so that the
+    report written when they end does not wait for the imports (``run(report=True)`` calls
+    this once the first trial's result is in, when this process only waits for its workers).
+    An import that fails here is left for the report to raise, with its message. Returns the
+    thread.
+
+    Measured (AMD EPYC, 2 cores, the ``bench_study.py`` grid in one process): the report at
+    the end took 1.43 s instead of 3.23, and the whole run 20.4 s instead of 21.3. The
+    imports still take CPU time from the workers while they train."""
+    def work():
+        for name in REPORT_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception:       # noqa: BLE001 (the report raises it again, in full)
+                return
+
+    thread = threading.Thread(target=work, name="proxnet-report-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 def load(study_dir) -> Study:

@@ -143,7 +143,7 @@ def _executor(todo, payloads, *, executor, jobs, address, timeout, parent):
 def run_study(config: StudyConfig, study_dir, *, jobs: int | None = None, executor: str = "local",
               address: str | None = None, timeout: float | None = None, retry_failed: bool = False,
               progress: bool | None = None, checkpoint_every: float | None = None,
-              live: bool = True) -> StudyRun:
+              live: bool = True, on_first_result=None) -> StudyRun:
     """Run the trials of ``config`` that ``study_dir``'s store does not hold yet.
 
     Parameters
@@ -163,6 +163,8 @@ def run_study(config: StudyConfig, study_dir, *, jobs: int | None = None, execut
     live : workers write their progress and checkpoints to the folder as they go (False:
         each trial's results are stored when it ends, as for workers that cannot reach the
         folder, and interrupted trials start over)
+    on_first_result : called once, with no argument, after the first trial's result is
+        stored: the workers are running and this process is waiting for them
 
     Raises StudyLocked (folder in use), StoreError (not this study's store), ConfigError
     (preflight found an impossible model), PreflightError (a dataset is missing),
@@ -186,7 +188,8 @@ def run_study(config: StudyConfig, study_dir, *, jobs: int | None = None, execut
         run = StudyRun(study_dir, total=len(trials), skipped=len(trials) - len(todo))
         if todo:
             _dispatch(store, run, todo, config, executor=executor, jobs=jobs, address=address,
-                      timeout=timeout, every=every, live=live, progress=progress)
+                      timeout=timeout, every=every, live=live, progress=progress,
+                      on_first_result=on_first_result)
         run.counts = store.counts()
         keys = {t.key for t in trials}
         run.done = sum(st == "done" for k, st in store.statuses().items() if k in keys)
@@ -203,7 +206,8 @@ def _clean_checkpoints(store, study_dir):
                 checkpoints.remove(study_dir, key)
 
 
-def _dispatch(store, run, todo, config, *, executor, jobs, address, timeout, every, live, progress):
+def _dispatch(store, run, todo, config, *, executor, jobs, address, timeout, every, live, progress,
+              on_first_result=None):
     study_dir = run.study_dir
     spec = {"dir": str(study_dir.resolve()), "host": socket.gethostname(),
             "created": store.created()} if live else None
@@ -223,6 +227,9 @@ def _dispatch(store, run, todo, config, *, executor, jobs, address, timeout, eve
             store.record(res)
             if res.get("store_error"):      # e.g. the disk is full: no trial can be stored
                 raise StoreWriteError(res["store_error"])
+            if on_first_result is not None:
+                on_first_result, hook = None, on_first_result
+                hook()
             if res["status"] in ("failed", "timeout"):
                 checkpoints.remove(study_dir, res["key"])
             run.ran += 1

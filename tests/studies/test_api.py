@@ -199,3 +199,40 @@ def test_running_a_study_does_not_load_the_report_stack():
             "print(' '.join(m for m in ('scipy', 'matplotlib', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == []
+
+
+def test_a_study_with_a_report_imports_its_stack_once_the_first_trial_is_in(tmp_path, monkeypatch):
+    """The report's imports (SciPy, matplotlib) overlap the training instead of following it."""
+    import proxnet.studies.api as api
+    calls = []
+
+    def spy():
+        trials = load(tmp_path / "s").trials()
+        rows = trials.to_dict("records") if hasattr(trials, "to_dict") else trials
+        calls.append(sum(t["status"] == "done" for t in rows))
+    monkeypatch.setattr(api, "preload_report", spy)
+    run(small(), tmp_path / "s", jobs=1, progress=False, report=True)
+    assert calls == [1]                   # once, after the first of four trials was stored
+    run(small(name="api-2"), tmp_path / "t", jobs=1, progress=False)
+    assert calls == [1]                   # no report, no preload
+
+
+def test_preload_report_imports_the_report_modules_in_a_daemon_thread():
+    code = ("import sys; from proxnet.studies.api import REPORT_MODULES, preload_report; "
+            "t = preload_report(); t.join(120); "
+            "print(t.daemon, t.is_alive(), all(m in sys.modules for m in REPORT_MODULES), "
+            "'scipy.stats' in sys.modules, 'matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False", "True", "True", "True"]
+
+
+def test_a_failing_preload_raises_nothing_in_its_thread(monkeypatch):
+    import threading
+
+    import proxnet.studies.api as api
+    raised = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(args.exc_value))
+    monkeypatch.setattr(api, "REPORT_MODULES", ("proxnet.studies.no_such_module",))
+    thread = api.preload_report()
+    thread.join(30)
+    assert not thread.is_alive() and raised == []
