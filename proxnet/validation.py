@@ -20,10 +20,6 @@ def all_finite(a: np.ndarray) -> bool:
         return True
     if a.size <= FINITE_CHUNK:
         return bool(np.isfinite(a).all())
-    if a.flags.c_contiguous:
-        flat = a.reshape(-1)
-        return all(np.isfinite(flat[s:s + FINITE_CHUNK]).all()
-                   for s in range(0, flat.size, FINITE_CHUNK))
     chunks = np.nditer(a, flags=["external_loop", "buffered", "zerosize_ok"], order="K",
                        buffersize=FINITE_CHUNK)
     return all(np.isfinite(chunk).all() for chunk in chunks)
