@@ -5,7 +5,7 @@ import pytest
 from proxnet import Sequential
 from proxnet.data import load_dataset
 from proxnet.layers import Dense, ReLU
-from proxnet.metrics import dead_units, sparsity_report, zero_fraction
+from proxnet.metrics import dead_units, nonzeros, sparsity_report, zero_fraction
 from proxnet.regularizers import L0, L1, L2, GroupLasso, MaxNorm
 
 
@@ -86,3 +86,34 @@ def test_sparsity_report_counts():
     assert rep["zeros/total"] == pytest.approx(5 / 18)
     # non-zero weights + non-zero biases, without the dead unit's bias
     assert rep["effective_params"] == (12 - 5) + 6 + 2 + 2
+
+
+def _dead_reference(W, out_axis):
+    """Unit by unit: all incoming weights exactly zero."""
+    moved = np.moveaxis(W, out_axis, 0).reshape(W.shape[out_axis], -1)
+    return np.array([all(v == 0 for v in row) for row in moved], bool)
+
+
+@pytest.mark.parametrize("shape, out_axis", [((12, 5), 1), ((6, 3, 2, 2), 0), ((7, 1), 1), ((0, 3), 1)])
+def test_zero_counts_and_dead_units_match_a_unit_by_unit_reference(rng, shape, out_axis):
+    fan_in = int(np.prod(shape)) // shape[out_axis]
+    for case in range(40):
+        W = rng.normal(size=shape).astype(np.float32)
+        flat = W.reshape(-1)
+        flat[rng.random(flat.size) < rng.random()] = 0.0                     # scattered zeros
+        if W.size and case % 3 == 0:
+            np.moveaxis(W, out_axis, 0)[rng.integers(shape[out_axis])] = -0.0  # a dead unit
+        if W.size and case % 5 == 0:
+            flat[rng.integers(flat.size)] = np.nan                            # not zero
+        assert nonzeros(W) == np.count_nonzero(W)                            # NumPy's own count
+        assert zero_fraction(W) == (1.0 - np.count_nonzero(W) / W.size if W.size else 0.0)
+        expected = _dead_reference(W, out_axis)
+        assert np.array_equal(dead_units(W, out_axis), expected)
+        assert np.array_equal(dead_units(W, out_axis, int(np.count_nonzero(W))), expected)
+    if fan_in:   # just under the shortcut's bound (one zero short of a whole unit) and at it
+        W = np.ones(shape, np.float32)
+        unit = np.moveaxis(W, out_axis, 0)[0].reshape(-1)
+        unit[:-1] = 0
+        assert not dead_units(W, out_axis).any()
+        np.moveaxis(W, out_axis, 0)[0] = 0
+        assert dead_units(W, out_axis).tolist() == [True] + [False] * (shape[out_axis] - 1)
