@@ -92,8 +92,8 @@ def sparsity_report(model) -> dict:
             eff += nz
             out_axis = layer.unit_axes.get(key, (W.ndim - 1, 0))[0]
             dead = dead_units(W, out_axis, nz)
-            rep[f"dead/{i}"] = int(dead.sum())
-            dead_total += int(dead.sum())
+            rep[f"dead/{i}"] = n_dead = int(dead.sum())
+            dead_total += n_dead
         for key, v in layer.params.items():
             if key in layer.weight_names:
                 continue
