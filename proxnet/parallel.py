@@ -13,7 +13,9 @@ As many as the BLAS library (OpenBLAS, MKL, ...) is allowed to use, which is the
 of NumPy already know: ``threadpoolctl.threadpool_limits(n)``, or ``OMP_NUM_THREADS`` /
 ``OPENBLAS_NUM_THREADS`` set before Python starts. By default that is every core. While
 shards run on several threads, each thread's matrix products run single-threaded, so the
-cores are not oversubscribed; the limit is restored afterwards.
+cores are not oversubscribed; the limit is restored afterwards. A thread that runs alone
+while others are idle (:func:`spare_core`) hands half of a large dense product to a spare
+thread (:mod:`proxnet.functional.products`), with the same bits.
 
 The number of threads never changes a result: which shards a batch is cut into depends on
 the batch and the model only, and their gradients are summed in shard order whichever
@@ -43,6 +45,29 @@ def _blas_controller():
 
 
 _session = contextvars.ContextVar("proxnet_shard_threads", default=None)
+_side_by_side = contextvars.ContextVar("proxnet_shards_side_by_side", default=False)
+_at_start: list = []    # called when an outermost session begins
+_at_end: list = []      # called when an outermost session ends
+
+
+def at_session_start(fn) -> None:
+    """Call ``fn()`` whenever an outermost :func:`shard_session` begins (once per ``fn``)."""
+    if fn not in _at_start:
+        _at_start.append(fn)
+
+
+def at_session_end(fn) -> None:
+    """Call ``fn()`` whenever an outermost :func:`shard_session` ends (once per ``fn``)."""
+    if fn not in _at_end:
+        _at_end.append(fn)
+
+
+def spare_core() -> bool:
+    """True inside a :func:`shard_session` of two or more threads when no shards are running
+    side by side here: a second core is idle while this thread works (the dense products use
+    it, :mod:`proxnet.functional.products`)."""
+    n = _session.get()
+    return n is not None and n >= 2 and not _side_by_side.get()
 
 
 def num_threads() -> int:
@@ -71,10 +96,14 @@ def shard_session():
     n = num_threads()
     token = _session.set(n)
     try:
+        for fn in _at_start:
+            fn()
         with _blas_controller().limit(limits=1):
             yield n
     finally:
         _session.reset(token)
+        for fn in _at_end:
+            fn()
 
 
 def _workers(n: int) -> ThreadPoolExecutor:
@@ -120,7 +149,11 @@ def run_shards(fn, n: int, threads: int | None = None) -> list:
         return [fn(i) for i in range(n)]
 
     def group(j):   # shards j, j + threads, ... on one thread
-        return [(i, fn(i)) for i in range(j, n, threads)]
+        token = _side_by_side.set(True)
+        try:
+            return [(i, fn(i)) for i in range(j, n, threads)]
+        finally:
+            _side_by_side.reset(token)
 
     pool = _workers(threads - 1)
     with shard_session():

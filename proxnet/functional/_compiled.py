@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -244,6 +247,198 @@ def _widen(dout, mask, dwide, db):
         for q in range(OW):
             total += acc[q]
         db[f] += total
+
+
+# -- the spare thread of the dense products (:mod:`proxnet.functional.products`) ------------
+# A block is an int64 task vector: [address of cblas_?gemm, 1 for double, then the CBLAS
+# arguments trans_a, trans_b, m, n, k, A, lda, B, ldb, C, ldc] (row-major, alpha 1, beta 0,
+# 64-bit integers: NumPy's ILP64 OpenBLAS). Addresses are run-time values, so the machine code
+# caches on disk.
+#
+# ``ctrl`` is [ticket, done, stop, sleeping, rest, wake, seq, ran]. The caller offers the second
+# block by writing it to ``slot`` and a release store of ticket = s (a new sequence number).
+# Whoever turns the ticket from s to -s (the spare thread) or to 0 (the caller, once its own
+# block is done) with a compare-and-swap runs the block: so a block is never waited for unless
+# the spare thread has started it, and a thread that is asleep, descheduled or busy costs
+# nothing but the caller's own time. The spare thread publishes a finished block by a release
+# store of done = s. Sleeping and offering both end in a full fence before reading the other
+# side's flag (Dekker's pattern), so an offer is never missed by a thread going to sleep.
+# ``rest`` (set when a session ends, cleared by the next offer or session) sends the thread
+# from spinning to napping at once; ``wake`` (set when a session begins) sends it from napping
+# or sleeping back to spinning.
+_I32, _I64 = ir.IntType(32), ir.IntType(64)
+_VOIDP = ir.IntType(8).as_pointer()
+TICKET, DONE, STOP, SLEEPING, REST, WAKE, SEQ, RAN = 0, 1, 2, 3, 4, 5, 6, 7
+_NO_TRANS = 111
+
+
+@intrinsic
+def _gemm_call(typingctx, task):
+    """Call the cblas_sgemm / cblas_dgemm whose address and arguments ``task`` holds."""
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        values = [builder.load(builder.gep(ary.data, [ir.Constant(_I64, i)])) for i in range(13)]
+        address, double, (ta, tb, m, n, k, a, lda, b, ldb, c, ldc) = values[0], values[1], values[2:]
+        for_double = builder.icmp_signed("!=", double, ir.Constant(_I64, 0))
+        with builder.if_else(for_double) as (then, otherwise):
+            for branch, real in ((then, ir.DoubleType()), (otherwise, ir.FloatType())):
+                with branch:
+                    fnty = ir.FunctionType(ir.VoidType(), [_I32, _I32, _I32, _I64, _I64, _I64, real,
+                                                           _VOIDP, _I64, _VOIDP, _I64, real, _VOIDP, _I64])
+                    fn = builder.inttoptr(address, fnty.as_pointer())
+                    builder.call(fn, [ir.Constant(_I32, 101), builder.trunc(ta, _I32),
+                                      builder.trunc(tb, _I32), m, n, k, ir.Constant(real, 1.0),
+                                      builder.inttoptr(a, _VOIDP), lda, builder.inttoptr(b, _VOIDP),
+                                      ldb, ir.Constant(real, 0.0), builder.inttoptr(c, _VOIDP), ldc])
+        return context.get_dummy_value()
+    return types.void(task), codegen
+
+
+@intrinsic
+def _call_void(typingctx, address):
+    """Call the C function ``int f(void)`` at ``address`` (sched_yield), ignoring its result."""
+    def codegen(context, builder, signature, args):
+        fn = builder.inttoptr(args[0], ir.FunctionType(_I32, []).as_pointer())
+        builder.call(fn, [])
+        return context.get_dummy_value()
+    return types.void(types.int64), codegen
+
+
+@intrinsic
+def _call_int(typingctx, address, value):
+    """Call the C function ``int f(unsigned int)`` at ``address`` (usleep), ignoring its
+    result."""
+    def codegen(context, builder, signature, args):
+        fn = builder.inttoptr(args[0], ir.FunctionType(_I32, [_I32]).as_pointer())
+        builder.call(fn, [builder.trunc(args[1], _I32)])
+        return context.get_dummy_value()
+    return types.void(types.int64, types.int64), codegen
+
+
+@intrinsic
+def _load_acquire(typingctx, arr, i):
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        return builder.load_atomic(builder.gep(ary.data, [args[1]]), "acquire", 8)
+    return types.int64(arr, i), codegen
+
+
+@intrinsic
+def _store_release(typingctx, arr, i, value):
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        builder.store_atomic(args[2], builder.gep(ary.data, [args[1]]), "release", 8)
+        return context.get_dummy_value()
+    return types.void(arr, i, value), codegen
+
+
+@intrinsic
+def _swap(typingctx, arr, i, expected, new):
+    """Compare-and-swap ``arr[i]`` from ``expected`` to ``new`` (sequentially consistent);
+    True when it was swapped."""
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        pair = builder.cmpxchg(builder.gep(ary.data, [args[1]]), args[2], args[3],
+                               "seq_cst", "seq_cst")
+        return builder.extract_value(pair, 1)
+    return types.boolean(arr, i, expected, new), codegen
+
+
+@intrinsic
+def _fence(typingctx):
+    def codegen(context, builder, signature, args):
+        builder.fence("seq_cst")
+        return context.get_dummy_value()
+    return types.void(), codegen
+
+
+@numba.njit(**_JIT)
+def _layout(x):
+    """(CBLAS transpose flag, leading dimension) of a 2-D view with one unit stride (checked
+    by the caller, in the same order)."""
+    item = x.itemsize
+    if x.strides[1] == item and x.strides[0] % item == 0 and x.strides[0] // item >= x.shape[1]:
+        return _NO_TRANS, x.strides[0] // item
+    return _NO_TRANS + 1, x.strides[1] // item
+
+
+@numba.njit(**_JIT)
+def _fill(task, address, double, a, b, c):
+    ta, lda = _layout(a)
+    tb, ldb = _layout(b)
+    task[0], task[1], task[2], task[3] = address, double, ta, tb
+    task[4], task[5], task[6] = a.shape[0], b.shape[1], a.shape[1]
+    task[7], task[8], task[9], task[10] = a.ctypes.data, lda, b.ctypes.data, ldb
+    task[11], task[12] = c.ctypes.data, c.strides[0] // c.itemsize
+
+
+@numba.njit(**_JIT)
+def cut_product(a, b, out, h, address, double, tasks, ctrl, slot, offer, yield_address):
+    """out = a @ b as two blocks of rows, ``a[:h] @ b`` and ``a[h:] @ b``. With ``offer`` the
+    second block is offered to the spare thread (see the protocol above), else run here after
+    the first. Returns True when the spare thread was found asleep (the caller wakes it)."""
+    _fill(tasks[0], address, double, a[:h], b, out[:h])
+    _fill(tasks[1], address, double, a[h:], b, out[h:])
+    if not offer:
+        _gemm_call(tasks[0])
+        _gemm_call(tasks[1])
+        return False
+    for i in range(13):
+        slot[i] = tasks[1, i]
+    s = ctrl[SEQ] + 1
+    ctrl[SEQ] = s
+    _store_release(ctrl, REST, 0)
+    _store_release(ctrl, TICKET, s)
+    _fence()
+    asleep = _load_acquire(ctrl, SLEEPING) != 0
+    _gemm_call(tasks[0])
+    if _swap(ctrl, TICKET, s, 0):              # not started there: run it here
+        _gemm_call(tasks[1])
+    else:
+        while _load_acquire(ctrl, DONE) != s:
+            _call_void(yield_address)
+    return asleep
+
+
+@numba.njit(**_JIT)
+def serve(ctrl, slot, yield_address, nap_address, spins, nap_us, naps):
+    """The spare thread's loop, without the GIL: run every block it wins. After a block or a
+    wake-up it checks ``spins`` times, yielding the core in between, unless ``ctrl[REST]`` is
+    set; then it naps ``nap_us`` µs between checks (a session that begins sets ``WAKE`` and
+    ends the naps, an offer it does not see in time its caller runs). Returns 0 after ``naps``
+    naps in a row (the thread then sleeps until woken), -1 once ``ctrl[STOP]`` is set."""
+    idle = 0
+    napped = 0
+    while True:
+        if _load_acquire(ctrl, STOP) != 0:
+            return -1
+        t = _load_acquire(ctrl, TICKET)
+        if t > 0 and _swap(ctrl, TICKET, t, -t):
+            _gemm_call(slot)
+            ctrl[RAN] += 1
+            _store_release(ctrl, DONE, t)
+            idle = napped = 0
+        elif idle < spins and _load_acquire(ctrl, REST) == 0:
+            _call_void(yield_address)
+            idle += 1
+        elif napped < naps:
+            _call_int(nap_address, nap_us)
+            napped += 1
+            if _load_acquire(ctrl, WAKE) != 0:
+                _store_release(ctrl, WAKE, 0)
+                idle = napped = 0
+        else:
+            return 0
+
+
+@numba.njit(**_JIT)
+def going_to_sleep(ctrl):
+    """The spare thread announces it sleeps; returns True if a block was offered, a wake-up
+    asked for or a stop set meanwhile (it must not sleep then)."""
+    _store_release(ctrl, SLEEPING, 1)
+    _fence()
+    return (_load_acquire(ctrl, TICKET) > 0 or _load_acquire(ctrl, WAKE) != 0
+            or _load_acquire(ctrl, STOP) != 0)
 
 
 _EMPTY = {}

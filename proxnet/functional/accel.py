@@ -2,8 +2,9 @@
 
 The optional extra ``proxnet[fast]`` installs Numba. Where it is importable, a few kernels
 that NumPy runs as several passes over memory (pooling, ReLU, the convolution's crop copies) run as one compiled loop
-instead (:mod:`proxnet.functional._compiled`); every other kernel is the NumPy one either
-way. The choice, in order of precedence:
+instead (:mod:`proxnet.functional._compiled`), and on two or more threads large dense
+products can use a second core (:mod:`proxnet.functional.products`, with the bits of one);
+every other kernel is the NumPy one either way. The choice, in order of precedence:
 
 - :func:`set_backend` (``"numpy"``, ``"numba"`` or ``"auto"``) at run time, which sets
   :data:`BACKEND`;
@@ -97,7 +98,7 @@ def describe() -> str:
         return f"kernels: numpy{why}"
     import numba
     return (f"kernels: numba {numba.__version__} (compiled: pooling, ReLU on feature maps, "
-            f"the convolution's crop copies; the rest NumPy)")
+            f"the convolution's crop copies, large dense products' second core; the rest NumPy)")
 
 
 def compile_all() -> float:

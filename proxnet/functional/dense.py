@@ -1,7 +1,14 @@
-"""Affine (fully connected) kernel: out = x @ W + b."""
+"""Affine (fully connected) kernel: out = x @ W + b.
+
+The products go through :mod:`proxnet.functional.products`: ``@``, except that with the
+compiled kernels and a spare core a large product inside training or inference runs as two
+blocks of rows on two cores, where that gives the bits of ``@``.
+"""
 from __future__ import annotations
 
 import numpy as np
+
+from . import products
 
 
 def affine_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None):
@@ -18,7 +25,7 @@ def affine_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None):
     out : (N, M)
     cache : (x, W) for :func:`affine_backward`
     """
-    out = x @ W
+    out = products.matmul(x, W)
     if b is not None:
         out += b
     return out, (x, W)
@@ -39,7 +46,7 @@ def affine_backward(dout: np.ndarray, cache, need_dx: bool = True):
     dx : (N, D) or None, dW : (D, M), db : (M,)
     """
     x, W = cache
-    dW = x.T @ dout
+    dW = products.matmul(x.T, dout)
     db = dout.sum(axis=0)
-    dx = dout @ W.T if need_dx else None
+    dx = products.matmul(dout, W.T) if need_dx else None
     return dx, dW, db

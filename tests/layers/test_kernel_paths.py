@@ -95,11 +95,13 @@ def test_relu_paths_agree(numba_path, dtype, rng):
 
 
 def test_dense_relu_stays_on_numpy_and_does_not_import_numba():
-    """A process that trains only MLPs never pays for importing Numba, even when it
-    evaluates on batches whose activations are large (4,000 x 128 here)."""
-    code = ("import sys, numpy as np; from proxnet.functional import accel; "
-            "from proxnet.architectures import mlp; "
+    """A process that trains only MLPs on one thread never pays for importing Numba, even
+    when it evaluates on batches whose activations are large (4,000 x 128 here). (On two
+    threads the large products load it in the background: tests/layers/test_products.py.)"""
+    code = ("import sys, numpy as np; from threadpoolctl import threadpool_limits; "
+            "from proxnet.functional import accel; from proxnet.architectures import mlp; "
             "m = mlp([20, 128, 3], seed=0); X = np.random.default_rng(0).normal(size=(4000, 20)); "
+            "limit = threadpool_limits(1); "
             "m.fit(X, np.arange(4000) % 3, epochs=1, batch_size=1000, verbose=False); m.predict(X); "
             "print(accel.loaded() is None, 'numba' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
