@@ -233,7 +233,8 @@ def study(ctx, recipe, out, seeds, epochs, jobs, executor, address, timeout, che
                          executor="dask" if address else executor, address=address,
                          timeout=timeout, checkpoint_every=checkpoint_every,
                          retry_failed=retry_failed, report=not no_report,
-                         progress=False if quiet and progress is None else progress)
+                         progress=False if quiet and progress is None else progress,
+                         keep_workers=False)
     except ValueError as e:       # a bad --jobs / --executor; a config error is _store_errors'
         if isinstance(e, ConfigError):
             raise

@@ -26,6 +26,7 @@ import threading
 import time
 from pathlib import Path
 
+from . import executors
 from .config import ConfigError, StudyConfig, resolve, validate
 from .lock import held
 from .runner import run_study
@@ -65,7 +66,7 @@ def run(study, out=None, *, seeds: int | None = None, epochs: int | None = None,
         jobs: int | None = None, executor: str = "local", address: str | None = None,
         timeout: float | None = None, checkpoint_every: float | None = None,
         retry_failed: bool = False, progress: bool | None = None, report: bool = False,
-        live: bool = True) -> Study:
+        live: bool = True, keep_workers: bool = True) -> Study:
     """Run a study and return it as a :class:`Study`.
 
     ``study``: a recipe name (``proxnet recipes``), a TOML file, a dict or a StudyConfig.
@@ -75,7 +76,9 @@ def run(study, out=None, *, seeds: int | None = None, epochs: int | None = None,
     are :func:`~proxnet.studies.runner.run_study`'s. ``progress``: a bar of epochs done /
     planned (None: in a notebook or on a terminal; elsewhere one line at the end, logged on
     ``"proxnet.studies"``). ``report``: also write ``out/report/`` (the HTML page and its CSV
-    files, ``epochs.csv`` too).
+    files, ``epochs.csv`` too). ``keep_workers``: keep the idle worker processes for the next
+    study run by this process (a notebook); False tells them to exit once the trials are
+    done, so that they exit while the report is written (the CLI).
 
     Running the same call again resumes: trials in the store are skipped. What this call did
     is ``study.last_run`` (a :class:`~proxnet.studies.runner.StudyRun`; Ctrl-C ends the run
@@ -91,6 +94,8 @@ def run(study, out=None, *, seeds: int | None = None, epochs: int | None = None,
     last = run_study(cfg, out, jobs=jobs, executor=executor, address=address,
                      retry_failed=retry_failed, progress=progress, live=live,
                      on_first_result=preload_report if report else None)
+    if not keep_workers:
+        executors.release_idle()
     counts = ", ".join(f"{v} {k}" for k, v in sorted(last.counts.items()))
     resumed = f" ({last.resumed} resumed from checkpoints)" if last.resumed else ""
     log.info("ran %d trials%s, skipped %d already in the store; store: %s", last.ran, resumed,

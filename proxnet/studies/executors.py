@@ -33,7 +33,7 @@ from multiprocessing.connection import wait as wait_ready
 from .trial import execute, versions
 from .watchdog import watch
 
-__all__ = ["in_process", "local_pool", "dask", "grace", "cores"]
+__all__ = ["in_process", "local_pool", "dask", "grace", "cores", "prestart", "release_idle"]
 
 KILL_GRACE = (5.0, 0.1)
 """A worker is killed once its trial has run ``timeout + 5 s + 10 % of timeout``."""
@@ -119,9 +119,13 @@ class _Worker:
         with contextlib.suppress(Exception):
             self.conn.close()
 
-    def stop(self) -> None:
+    def ask_to_stop(self) -> None:
+        """Tell the worker to exit after its trial (it takes a moment: see :meth:`stop`)."""
         with contextlib.suppress(Exception):
             self.conn.send(None)
+
+    def stop(self) -> None:
+        self.ask_to_stop()
         self.proc.join(2)
         if self.proc.is_alive():
             self.kill()
@@ -155,6 +159,17 @@ def _take(ctx, threads, parent) -> _Worker:
     return _Worker(ctx, threads, parent)
 
 
+def prestart(jobs: int, threads: int, parent) -> None:
+    """Start worker processes for a pool of ``jobs`` (``threads`` BLAS threads per trial,
+    watching ``parent``) ahead of :func:`local_pool`, which takes them up; the idle workers
+    kept from an earlier study for the same settings count."""
+    from joblib.externals.loky.backend.context import get_context
+    have = sum((t, p) == (threads, parent) and w.proc.is_alive() for t, p, w in _IDLE)
+    ctx = get_context("loky")
+    for _ in range(max(0, min(jobs, cores()) - have)):
+        _IDLE.append((threads, parent, _Worker(ctx, threads, parent)))
+
+
 def _keep(workers, threads, parent) -> None:
     """Keep healthy idle workers for the next study in this process (as joblib's reusable
     executor does), at most one per core; they exit with this process."""
@@ -165,10 +180,26 @@ def _keep(workers, threads, parent) -> None:
             w.stop()
 
 
+_LEAVING: list = []    # workers told to exit, joined when this process exits
+
+
+def release_idle() -> int:
+    """Tell the idle workers kept for the next study to exit now, without waiting for them
+    (for a process that runs no more studies: the CLI, while it writes the report); returns
+    how many."""
+    n = len(_IDLE)
+    while _IDLE:
+        w = _IDLE.pop()[2]
+        w.ask_to_stop()
+        _LEAVING.append(w)
+    return n
+
+
 @atexit.register
 def _stop_idle():
-    while _IDLE:
-        _IDLE.pop()[2].stop()
+    release_idle()              # all at once: they exit side by side
+    while _LEAVING:
+        _LEAVING.pop().stop()
 
 
 def local_pool(payloads, jobs: int, threads: int, parent=None):

@@ -129,12 +129,28 @@ def _check_args(executor, jobs, checkpoint_every):
             raise ValueError("executor 'dask' needs dask.distributed: pip install 'proxnet[dask]'")
 
 
+def _pool(n: int, jobs: int | None, timeout) -> tuple[int, int, bool]:
+    """(workers, BLAS threads per trial, whether the local executor uses worker processes)
+    for ``n`` trials to run."""
+    jobs = max(1, min(jobs or executors.cores(), n))
+    return jobs, max(1, executors.cores() // jobs), not (jobs == 1 and not timeout)
+
+
+def _prestart(n: int, jobs: int | None, timeout) -> None:
+    """Start the local executor's worker processes for ``n`` trials now (an interpreter and
+    proxnet's imports each, about a second): the preflight runs meanwhile, and
+    :func:`~proxnet.studies.executors.local_pool` takes them up. A study that then does not
+    run keeps them idle for the next one, as after a run."""
+    workers, threads, pooled = _pool(n, jobs, timeout)
+    if n and pooled:
+        executors.prestart(workers, threads, identity())
+
+
 def _executor(todo, payloads, *, executor, jobs, address, timeout, parent):
-    jobs = min(jobs or executors.cores(), len(todo))
-    threads = max(1, executors.cores() // jobs)
+    jobs, threads, pooled = _pool(len(todo), jobs, timeout)
     if executor == "dask":
         return executors.dask(payloads, jobs, address, parent, threads)
-    if jobs == 1 and not timeout:
+    if not pooled:
         return executors.in_process(payloads, threads)
     clear_data_cache()          # the workers load their own copy
     return executors.local_pool(payloads, jobs, threads, parent)
@@ -179,6 +195,9 @@ def run_study(config: StudyConfig, study_dir, *, jobs: int | None = None, execut
         stored = store.study_config()
         if stored is not None and stored.identity() != config.identity():
             store.init_study(config)            # raises the "different study" error
+        if executor == "local":      # their start overlaps the preflight
+            _prestart(len(store.would_run([t.key for t in trials], retry_failed=retry_failed)),
+                      jobs, timeout)
         preflight(trials)
         store.init_study(config)
         store.add_trials(trials)

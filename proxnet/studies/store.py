@@ -317,9 +317,8 @@ class Store:
         """Keys among ``keys`` still to run: pending and running (left by a crash or a kill;
         they resume from their checkpoint), and with ``retry_failed`` failed and timeout
         (reset to pending without their rows: they start over)."""
-        redo = {"pending", "running"} | ({"failed", "timeout"} if retry_failed else set())
         st = self.statuses()
-        todo = [k for k in keys if st.get(k) in redo]
+        todo = self.would_run(keys, retry_failed=retry_failed, statuses=st)
         again = [k for k in todo if st[k] in ("failed", "timeout")]
         with self._tx():
             for k in again:
@@ -328,6 +327,13 @@ class Store:
                                   "started = NULL, finished = NULL, duration = NULL, final_json = NULL, "
                                   "epochs_done = 0, checkpoint_epoch = NULL WHERE key = ?", (k,))
         return todo
+
+    def would_run(self, keys, *, retry_failed: bool = False, statuses=None) -> list[str]:
+        """The keys :meth:`to_run` returns, without changing the store; a key the store does
+        not hold yet counts as pending."""
+        redo = {"pending", "running"} | ({"failed", "timeout"} if retry_failed else set())
+        st = self.statuses() if statuses is None else statuses
+        return [k for k in keys if st.get(k, "pending") in redo]
 
     def _clear(self, key):
         self.conn.execute("DELETE FROM epoch_metric WHERE trial_key = ?", (key,))
