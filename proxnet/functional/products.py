@@ -147,9 +147,7 @@ def exact_cut(module, dtype, m: int, k: int, n: int, la, lb) -> int:
         h = 0
         for cut in candidates(m):
             out = np.empty((m, n), dtype)
-            module.cut_product(a, b, out, cut, _blas[np.dtype(dtype)], np.dtype(dtype) == np.float64,
-                               np.empty((2, 16), np.int64), np.zeros(8, np.int64),
-                               np.zeros(16, np.int64), False, 0)
+            _cut(module, a, b, out, cut)
             if np.array_equal(out.view(np.uint8), whole.view(np.uint8)):
                 h = cut
                 break
@@ -176,14 +174,26 @@ def matmul(a, b):
         return a @ b
     out = np.empty((m, n), a.dtype)
     try:
-        asleep = module.cut_product(a, b, out, h, _blas[a.dtype], a.dtype == np.float64,
-                                    np.empty((2, 16), np.int64), spare.ctrl, spare.slot,
-                                    True, spare.yield_address)
+        asleep = _cut(module, a, b, out, h, spare)
     finally:
         spare.lock.release()
     if asleep:
         spare.rouse()
     return out
+
+
+def _cut(module, a, b, out, h: int, spare=None) -> bool:
+    """out = a @ b as the blocks a[:h] @ b and a[h:] @ b (:func:`._compiled.cut_product`),
+    the second offered to ``spare`` (held by the caller) or, without one, run here. Returns
+    True when the spare thread was found asleep."""
+    dtype = np.dtype(a.dtype)
+    if spare is None:
+        return module.cut_product(a, b, out, h, _blas[dtype], dtype == np.float64,
+                                  np.empty((2, 16), np.int64), np.zeros(8, np.int64),
+                                  np.zeros(16, np.int64), False, 0)
+    return module.cut_product(a, b, out, h, _blas[dtype], dtype == np.float64,
+                              np.empty((2, 16), np.int64), spare.ctrl, spare.slot, True,
+                              spare.yield_address)
 
 
 # -- when the compiled kernels are loaded for the cut ------------------------------------------
@@ -237,10 +247,8 @@ def _prepare():
             return None
         if _spare is None or _spare.module is not module:
             for dtype in (np.float32, np.float64):
-                a, b, out = np.ones((8, 4), dtype), np.ones((4, 4), dtype), np.empty((8, 4), dtype)
-                module.cut_product(a, b, out, 4, _blas[np.dtype(dtype)], dtype == np.float64,
-                                   np.empty((2, 16), np.int64), np.zeros(8, np.int64),
-                                   np.zeros(16, np.int64), False, 0)
+                _cut(module, np.ones((8, 4), dtype), np.ones((4, 4), dtype),
+                     np.empty((8, 4), dtype), 4)
             _spare_for(module)
         return module
 
