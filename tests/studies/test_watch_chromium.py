@@ -136,11 +136,14 @@ def test_watched_report_reloads_itself_until_the_study_ends(tmp_path):
                 origins.add(s["origin"])
             return s if s and s["ready"] == "complete" and cond(s) else None   # a whole page
 
-        # a page of the running study with a running trial listed (its stored epochs)
-        live = _until(lambda: seen(lambda s: s["live"] and "epoch(s) stored so far" in s["text"]),
-                      90, "live page with a running trial")
+        # a page of the running study with a running trial listed (its stored epochs) and
+        # drawn. Both in one wait: a page written just as a trial starts lists it with
+        # "0 epoch(s) stored so far" and, rightly, no curve for it yet.
+        running_curve = 'Running trials (dotted, light, labelled "running")'
+        live = _until(lambda: seen(lambda s: s["live"] and "epoch(s) stored so far" in s["text"]
+                                   and running_curve in s["text"]),
+                      90, "live page with a running trial and its curve")
         assert live["meta"] and "reloads itself every 1 s" in live["text"]
-        assert 'Running trials (dotted, light, labelled "running")' in live["text"]   # and drawn
         final = _until(lambda: seen(lambda s: not s["meta"] and "every trial is done" in s["text"]),
                        180, "final page")
         assert not final["live"] and "trials: 2 done" in final["text"]
