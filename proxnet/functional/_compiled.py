@@ -249,6 +249,26 @@ def _widen(dout, mask, dwide, db):
         db[f] += total
 
 
+@numba.njit(**_JIT)
+def _im2col_exact(x4, n0, khg, rs, cols4):
+    """Convolution im2col without garbage columns (horizontal stride 1):
+    cols4[(c·khg + i)·kw + j, k, t, q] = x4[n0 + k, c, rs·t + i, q + j] for the chunk's
+    samples k, output rows (or row groups) t and the OW valid columns q; x4 the padded input
+    (N, C, Hp, Wp), cols4 (C·khg·kw, n, G, OW)."""
+    C = x4.shape[1]
+    R, n, G, OW = cols4.shape
+    kw = R // (C * khg)
+    for c in range(C):
+        for i in range(khg):
+            for j in range(kw):
+                row = (c * khg + i) * kw + j
+                for k in range(n):
+                    for t in range(G):
+                        src, dst = x4[n0 + k, c, rs * t + i], cols4[row, k, t]
+                        for q in range(OW):
+                            dst[q] = src[q + j]
+
+
 # -- the spare thread of the dense products (:mod:`proxnet.functional.products`) ------------
 # A block is an int64 task vector: [address of cblas_?gemm, 1 for double, then the CBLAS
 # arguments trans_a, trans_b, m, n, k, A, lda, B, ldb, C, ldc] (row-major, alpha 1, beta 0,
@@ -459,6 +479,13 @@ def crop(by_group, bias, out, relu=False):
     _crop(by_group, b, relu, out)
 
 
+def im2col_exact(x4, n0, khg, rs, cols4):
+    """Convolution forward: the chunk's im2col matrix ``cols4`` (C·khg·kw, n, G, OW) from the
+    padded input ``x4`` (N, C, Hp, Wp), samples from ``n0``, kernel height ``khg`` (of the
+    row groups), vertical step ``rs`` between output rows (or row groups); horizontal stride 1."""
+    _im2col_exact(x4, n0, khg, rs, cols4)
+
+
 def widen(dout, dwide, db, mask=None):
     """Convolution backward: the chunk's ``dout`` (n, F, OH, OW), times [mask > 0] when
     ``mask`` is given, into ``dwide`` (F, m, n, OH / m, Tw) with zero garbage columns;
@@ -568,3 +595,4 @@ def warm_up() -> None:
         db = np.zeros(2, dtype)
         _widen(out, np.empty((0, 0, 0, 0), dtype), oc, db)
         _widen(out, out, oc, db)
+        _im2col_exact(out, 0, 2, 1, np.empty((2 * 2 * 2, 1, 2, 3), dtype))

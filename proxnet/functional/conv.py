@@ -84,7 +84,13 @@ With the optional Numba kernels (:mod:`proxnet.functional.accel`), two copies of
 chunk run as one compiled pass each: the forward crop adds the bias (and, with
 ``relu=True``, takes max(·, 0)) while it copies; the backward copy of dout into the
 product's layout sums db (and, given ``relu_output``, applies the ReLU's mask) as it goes.
-The matrix products and the strided im2col copies are NumPy's either way.
+The matrix products are NumPy's either way.
+
+*Exact columns.* Where an output row has at least :data:`EXACT_MIN_RUN` valid columns, the
+compiled path forms the im2col matrix of a wide-mode forward pass (and of the dW of a layer
+that needs no dx) with the OW valid columns only, one compiled copy, instead of NumPy's copy
+of the wide rows, so the products skip the garbage columns. The backward pass that computes
+dx keeps the wide layout its shifts need. Otherwise the strided im2col copies are NumPy's.
 
 The measured effect of each of these choices (chunks, row groups, per-thread scratch,
 compiled copies) is in docs/convolution.md, with the CPU, date and versions it was
@@ -106,6 +112,14 @@ GROUP_ROWS_BELOW = 8
 """Filter banks with fewer filters than this, on inputs of at most
 :data:`GROUP_ROWS_MAX_CHANNELS` channels, compute output rows in groups (see *Row groups*
 in the module docstring)."""
+
+EXACT_MIN_RUN = 16
+"""With compiled kernels, wide mode's im2col copies only the valid columns (no garbage, see
+*Exact columns* in the module docstring) when an output row has at least this many: a
+compiled copy of runs this long costs no more than NumPy's copy of the wide rows, and the
+products lose the Wp − OW garbage columns (LeNet-5's first layer: 4 of 32). Shorter rows
+(its second layer: 10 of 14) stay wide: there the copy of short runs costs more than the
+garbage saves (measured in docs/convolution.md)."""
 
 GROUP_ROWS_MAX_CHANNELS = 3
 """Row groups only for inputs with this many channels or fewer (gray or RGB images: a
@@ -227,6 +241,21 @@ def _im2col(flat, g, n0, n1, rows_only=False, rows=1):
     return cols.reshape(-1, (n1 - n0) * g["T"] // rows)
 
 
+def _exact(g, fast) -> bool:
+    """Whether the compiled im2col of valid columns only applies (see *Exact columns*)."""
+    return fast is not None and g["wide"] and g["Tw"] != g["OW"] and g["OW"] >= EXACT_MIN_RUN
+
+
+def _im2col_exact(fast, flat, g, n0, n1, rows=1):
+    """``cols`` (C·khg·kw, n·OH·OW / m) of samples n0:n1 without garbage columns: as
+    :func:`_im2col` with ``rows`` = m, columns q ≥ OW left out; one compiled copy."""
+    N, C, Hp, Wp = g["N"], g["C"], g["Hp"], g["Wp"]
+    khg, G, n = _group_kh(g, rows), g["OH"] // rows, n1 - n0
+    cols = _scratch("cols", (C * khg * g["kw"], n, G, g["OW"]), flat.dtype)
+    fast.im2col_exact(flat[:N * C * Hp * Wp].reshape(N, C, Hp, Wp), n0, khg, rows * g["sh"], cols)
+    return cols.reshape(cols.shape[0], -1)
+
+
 def _group_view(a, g):
     """The (F, m, C, kh, kw) view of a row-group filter array ``a`` (F, m, C, khg, kw) whose
     element [f, r, c, i, j] is a[f, r, c, sh·r + i, j]: where W[f, c, i, j] sits in the
@@ -308,11 +337,14 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, stride=1,
     bias = None if b is None else b.astype(dtype, copy=False).reshape(F, 1)
     fast = accel.compiled()
     out = np.empty((N, F, OH, OW), dtype)
+    exact = _exact(g, fast)
+    Tc = OW if exact else Tw          # columns of the product per output row
     for n0, n1 in _chunks(g):
         n = n1 - n0
-        out_c = _scratch("out_c", (F * m, n * g["T"] // m), dtype)
-        np.matmul(Wf, _im2col(flat, g, n0, n1, rows=m), out=out_c)
-        by_group = out_c.reshape(F, m, n, OH // m, Tw)
+        out_c = _scratch("out_c", (F * m, n * OH * Tc // m), dtype)
+        cols = _im2col_exact(fast, flat, g, n0, n1, rows=m) if exact else _im2col(flat, g, n0, n1, rows=m)
+        np.matmul(Wf, cols, out=out_c)
+        by_group = out_c.reshape(F, m, n, OH // m, Tc)
         if fast is not None:      # bias, crop (and ReLU) in one compiled pass
             fast.crop(by_group, bias, out[n0:n1], relu)
             continue
@@ -364,14 +396,16 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True, relu_output=N
         dout = dout * (relu_output > 0)
     if shift:   # W'[c·kh + i, f·kw + j] = W[f, c, i, j]
         Wrows = Wm.reshape(F, C, kh, kw).transpose(1, 2, 0, 3).reshape(C * kh, F * kw)
+    exact = not shift and _exact(g, fast)
+    Tc = OW if exact else Tw          # columns of the products per output row
     for n0, n1 in _chunks(g):
         n = n1 - n0
-        nT = n * g["T"]
+        nT = n * OH * Tc
         # Upstream gradient of the chunk as (F, n·T), garbage columns (wide mode) zero, after
         # kw − 1 zeros (the shifted copy below reads up to kw − 1 values before the start).
         dbuf = _scratch("dout_c", (kw - 1 + F * nT,), dtype)
         dbuf[:kw - 1] = 0
-        dwide = dbuf[kw - 1:].reshape(F, m, n, OH // m, Tw)
+        dwide = dbuf[kw - 1:].reshape(F, m, n, OH // m, Tc)
         if fast is not None:      # the copy below and db in one compiled pass
             fast.widen(dout[n0:n1], dwide, db, None if relu_output is None else relu_output[n0:n1])
         else:
@@ -385,7 +419,8 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True, relu_output=N
             dW += shifted @ _im2col(flat, g, n0, n1, rows_only=True).T
             _rows_to_image(shifted, Wrows, dflat, g, n0, n1)
             continue
-        dW += d2d @ _im2col(flat, g, n0, n1, rows=m).T
+        dW += d2d @ (_im2col_exact(fast, flat, g, n0, n1, rows=m) if exact
+                     else _im2col(flat, g, n0, n1, rows=m)).T
         if need_dx:
             dcols = _scratch("dcols", (C * kh * kw, nT), dtype)
             np.matmul(Wm.T, d2d, out=dcols)

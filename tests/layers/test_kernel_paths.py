@@ -121,6 +121,10 @@ def test_nan_propagates_on_both_paths(numba_path):
 # (N, C, F, H, W, kernel, stride, padding)
 CONVS = [(5, 1, 6, 12, 12, 5, 1, 2), (4, 6, 16, 9, 9, 5, 1, 0), (3, 2, 3, 7, 5, 3, 2, 1),
          (3, 2, 2, 8, 6, (3, 2), (2, 1), 1), (3, 3, 4, 6, 7, 3, 1, 1), (2, 2, 9, 5, 5, 1, 1, 0)]
+# rows of at least conv.EXACT_MIN_RUN valid columns: the compiled im2col of exact columns
+# (row groups of 4 as in LeNet's first layer, no groups, groups of 2 with vertical stride 2)
+EXACT_CONVS = [(3, 1, 6, 20, 20, 5, 1, 2), (2, 3, 9, 18, 17, 3, 1, 1), (2, 2, 4, 17, 19, 3, (2, 1), 0)]
+CONVS += EXACT_CONVS
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -143,6 +147,26 @@ def test_conv_paths_agree(numba_path, geo, bias, dtype, rng):
 
     for ref, got in zip(*_both(run)):
         _agree(ref, got, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("geo", EXACT_CONVS + CONVS[:2])
+def test_exact_columns_are_the_wide_ones_without_garbage(numba_path, geo, dtype, rng):
+    from proxnet.functional import conv
+    N, C, F, H, W, k, s, p = geo
+    k2 = k if isinstance(k, tuple) else (k, k)
+    x = rng.normal(size=(N, C, H, W)).astype(dtype)
+    accel.set_backend("numba")
+    flat, _, g = conv2d_forward(x, rng.normal(size=(F, C) + k2).astype(dtype), None, s, p,
+                                chunk_bytes=2000)[1]
+    fast = accel.compiled()
+    assert conv._exact(g, fast) == (geo in EXACT_CONVS)         # long rows only
+    m, OW = g["rows"], g["OW"]
+    for n0, n1 in conv._chunks(g)[-2:]:
+        wide = conv._im2col(flat, g, n0, n1, rows=m).copy()
+        exact = conv._im2col_exact(fast, flat, g, n0, n1, rows=m)
+        ref = wide.reshape(wide.shape[0], n1 - n0, g["OH"] // m, g["Tw"])[..., :OW]
+        np.testing.assert_array_equal(exact, ref.reshape(exact.shape))
 
 
 def test_training_steps_agree_and_do_not_depend_on_threads(numba_path, rng):
