@@ -98,7 +98,8 @@ def describe() -> str:
         return f"kernels: numpy{why}"
     import numba
     return (f"kernels: numba {numba.__version__} (compiled: pooling, ReLU on feature maps, "
-            f"the convolution's crop copies, large dense products' second core; the rest NumPy)")
+            f"the convolution's crop copies and long-row im2col, large dense products' second core; "
+            f"the rest NumPy)")
 
 
 def compile_all() -> float:
