@@ -229,10 +229,19 @@ def _chunks(g):
     return [(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
 
 
-def _im2col(flat, g, n0, n1, rows_only=False, rows=1):
+def _im2col(flat, g, n0, n1, rows_only=False, rows=1, exact_by=None):
     """``cols`` (C·kh·kw, n·T) of samples n0:n1, one copy of the strided view; with
     ``rows_only`` only the rows of the offsets (i, 0), shape (C·kh, n·T); with ``rows`` = m
-    those of the row groups (C·(sh·(m − 1) + kh)·kw, n·T / m)."""
+    those of the row groups (C·(sh·(m − 1) + kh)·kw, n·T / m). With ``exact_by`` (the
+    compiled-kernel module, where :func:`_exact` holds) the valid columns only, n·OH·OW / m,
+    by one compiled copy (see *Exact columns*)."""
+    if exact_by is not None:
+        N, C, Hp, Wp = g["N"], g["C"], g["Hp"], g["Wp"]
+        khg, G = _group_kh(g, rows), g["OH"] // rows
+        cols = _scratch("cols", (C * khg * g["kw"], n1 - n0, G, g["OW"]), flat.dtype)
+        exact_by.im2col_exact(flat[:N * C * Hp * Wp].reshape(N, C, Hp, Wp), n0, khg,
+                              rows * g["sh"], cols)
+        return cols.reshape(cols.shape[0], -1)
     view = _offset_view(flat, g, n0, n1, rows=rows)
     if rows_only:
         view = view[:, :, 0]
@@ -244,16 +253,6 @@ def _im2col(flat, g, n0, n1, rows_only=False, rows=1):
 def _exact(g, fast) -> bool:
     """Whether the compiled im2col of valid columns only applies (see *Exact columns*)."""
     return fast is not None and g["wide"] and g["Tw"] != g["OW"] and g["OW"] >= EXACT_MIN_RUN
-
-
-def _im2col_exact(fast, flat, g, n0, n1, rows=1):
-    """``cols`` (C·khg·kw, n·OH·OW / m) of samples n0:n1 without garbage columns: as
-    :func:`_im2col` with ``rows`` = m, columns q ≥ OW left out; one compiled copy."""
-    N, C, Hp, Wp = g["N"], g["C"], g["Hp"], g["Wp"]
-    khg, G, n = _group_kh(g, rows), g["OH"] // rows, n1 - n0
-    cols = _scratch("cols", (C * khg * g["kw"], n, G, g["OW"]), flat.dtype)
-    fast.im2col_exact(flat[:N * C * Hp * Wp].reshape(N, C, Hp, Wp), n0, khg, rows * g["sh"], cols)
-    return cols.reshape(cols.shape[0], -1)
 
 
 def _group_view(a, g):
@@ -337,13 +336,12 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, stride=1,
     bias = None if b is None else b.astype(dtype, copy=False).reshape(F, 1)
     fast = accel.compiled()
     out = np.empty((N, F, OH, OW), dtype)
-    exact = _exact(g, fast)
-    Tc = OW if exact else Tw          # columns of the product per output row
+    exact_by = fast if _exact(g, fast) else None
+    Tc = Tw if exact_by is None else OW       # columns of the product per output row
     for n0, n1 in _chunks(g):
         n = n1 - n0
         out_c = _scratch("out_c", (F * m, n * OH * Tc // m), dtype)
-        cols = _im2col_exact(fast, flat, g, n0, n1, rows=m) if exact else _im2col(flat, g, n0, n1, rows=m)
-        np.matmul(Wf, cols, out=out_c)
+        np.matmul(Wf, _im2col(flat, g, n0, n1, rows=m, exact_by=exact_by), out=out_c)
         by_group = out_c.reshape(F, m, n, OH // m, Tc)
         if fast is not None:      # bias, crop (and ReLU) in one compiled pass
             fast.crop(by_group, bias, out[n0:n1], relu)
@@ -396,8 +394,8 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True, relu_output=N
         dout = dout * (relu_output > 0)
     if shift:   # W'[c·kh + i, f·kw + j] = W[f, c, i, j]
         Wrows = Wm.reshape(F, C, kh, kw).transpose(1, 2, 0, 3).reshape(C * kh, F * kw)
-    exact = not shift and _exact(g, fast)
-    Tc = OW if exact else Tw          # columns of the products per output row
+    exact_by = fast if not shift and _exact(g, fast) else None
+    Tc = Tw if exact_by is None else OW       # columns of the products per output row
     for n0, n1 in _chunks(g):
         n = n1 - n0
         nT = n * OH * Tc
@@ -419,8 +417,7 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True, relu_output=N
             dW += shifted @ _im2col(flat, g, n0, n1, rows_only=True).T
             _rows_to_image(shifted, Wrows, dflat, g, n0, n1)
             continue
-        dW += d2d @ (_im2col_exact(fast, flat, g, n0, n1, rows=m) if exact
-                     else _im2col(flat, g, n0, n1, rows=m)).T
+        dW += d2d @ _im2col(flat, g, n0, n1, rows=m, exact_by=exact_by).T
         if need_dx:
             dcols = _scratch("dcols", (C * kh * kw, nT), dtype)
             np.matmul(Wm.T, d2d, out=dcols)
