@@ -11,18 +11,22 @@ none and L2 1e-2 × seeds) run three ways, in one run:
    shared out.
 
 Each way runs as a fresh process, timed from its start to its exit (interpreter start,
-imports and data loading included for all three).
+imports and data loading included for all three). With ``--repeats R`` the three ways take
+turns R times (1, 2, 3, 1, 2, 3, ...), so that a shared machine's drift over minutes hits
+all alike; printed are every wall time, the medians, and the ratios of the medians.
 
 Every way trains every trial for the same epochs and measures train, validation and test
 accuracy and loss after each epoch, as the study records them. Printed: the machine, the
 three wall times and the ratios (below 1: proxnet's study is faster).
 
     python benchmarks/bench_study.py                 # 6 trials x 100 epochs
+    python benchmarks/bench_study.py --repeats 3      # the three ways taking turns, 3 times
     python benchmarks/bench_study.py --seeds 4 --epochs 200
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import multiprocessing
 import os
 import subprocess
@@ -149,10 +153,14 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, default=3, help="seeds per method (2 methods; default 3 = 6 trials)")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--jobs", type=int, default=None, help="proxnet study --jobs (default: its own)")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="runs per way, the ways taking turns; medians reported (default 1)")
     ap.add_argument("--data-dir", help="folder holding mnist/ (default $PROXNET_DATA or ../shared/data)")
     ap.add_argument("--torch-way", nargs=2, type=int, metavar=("PROCESSES", "THREADS"),
                     help=argparse.SUPPRESS)     # internal: run one PyTorch way and exit
     args = ap.parse_args(argv)
+    if args.repeats < 1:
+        ap.error(f"--repeats: expected at least 1, got {args.repeats}")
     os.environ["PROXNET_DATA"] = data_dir_of(args)        # seen by the study and the torch processes
     if args.torch_way:
         return torch_script(args.seeds, args.epochs, args.torch_way[0], args.torch_way[1] or None)
@@ -162,13 +170,22 @@ def main(argv=None):
     n = 2 * args.seeds
     print(f"grid: 2 methods x {args.seeds} seeds = {n} trials x {args.epochs} epochs, "
           f"per-epoch train/val/test evaluation; {cores} cores")
-    walls = {"proxnet study (defaults)": run_proxnet(args.seeds, args.epochs, args.jobs),
-             "torch, one process, default threads": run_torch(args.seeds, args.epochs, 1, None),
-             f"torch, {cores} processes x 1 thread": run_torch(args.seeds, args.epochs, cores, 1)}
-    base = walls["proxnet study (defaults)"]
-    print(f"{'way':<40} {'wall s':>9} {'proxnet / this':>15}")
-    for name, wall in walls.items():
-        print(f"{name:<40} {wall:>9.1f} {base / wall:>15.2f}")
+    ways = {"proxnet study (defaults)": lambda: run_proxnet(args.seeds, args.epochs, args.jobs),
+            "torch, one process, default threads": lambda: run_torch(args.seeds, args.epochs, 1, None),
+            f"torch, {cores} processes x 1 thread": lambda: run_torch(args.seeds, args.epochs, cores, 1)}
+    walls: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(args.repeats):           # the ways take turns: drift hits all alike
+        for name, way in ways.items():
+            walls[name].append(way())
+    medians = {name: statistics.median(w) for name, w in walls.items()}
+    base = medians["proxnet study (defaults)"]
+    each = "each run's wall s, in turn" if args.repeats > 1 else ""
+    print(f"{'way':<40} {'wall s':>9} {'proxnet / this':>15}  {each}")
+    for name, wall in medians.items():
+        runs = "  " + ", ".join(f"{w:.1f}" for w in walls[name]) if args.repeats > 1 else ""
+        print(f"{name:<40} {wall:>9.1f} {base / wall:>15.2f}{runs}")
+    if args.repeats > 1:
+        print(f"wall s: the median of {args.repeats} runs per way")
     print("proxnet / this below 1: proxnet's study finished first")
 
 

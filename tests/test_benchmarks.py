@@ -85,6 +85,35 @@ def test_bench_study_times_three_ways(bench_study, mnist_dir, capsys):
 
 
 
+def test_bench_study_repeats_take_turns_and_report_medians(bench_study, mnist_dir, capsys, monkeypatch):
+    pytest.importorskip("torch", reason="bench_study imports PyTorch to describe the machine")
+    g = bench_study["main"].__globals__            # the functions main calls (runpy's module)
+    calls = []
+    walls = iter([10.0, 30.0, 20.0, 14.0, 33.0, 21.0, 12.0, 31.0, 25.0])
+
+    def fake_proxnet(seeds, epochs, jobs):
+        calls.append("proxnet")
+        return next(walls)
+
+    def fake_torch(seeds, epochs, processes, threads):
+        calls.append(f"torch {processes}x{threads}")
+        return next(walls)
+
+    monkeypatch.setitem(g, "run_proxnet", fake_proxnet)
+    monkeypatch.setitem(g, "run_torch", fake_torch)
+    g["main"](["--seeds", "1", "--epochs", "1", "--repeats", "3"])
+    out = capsys.readouterr().out
+    assert calls[:3] * 3 == calls and calls[0] == "proxnet", calls     # A B C A B C A B C
+    rows = {line.split("  ")[0]: line for line in out.splitlines() if line.startswith(("proxnet study", "torch,"))}
+    proxnet_row = next(v for k, v in rows.items() if k.startswith("proxnet"))
+    one_process = next(v for k, v in rows.items() if "one process" in k)
+    assert proxnet_row.split()[3:5] == ["12.0", "1.00"] and proxnet_row.endswith("10.0, 14.0, 12.0"), out
+    assert one_process.split()[5:7] == ["31.0", f"{12.0 / 31.0:.2f}"], out
+    assert "median of 3 runs" in out
+    with pytest.raises(SystemExit):
+        g["main"](["--repeats", "0"])
+
+
 def test_the_blas_line_names_numpys_library_first_even_after_scipy_loads_its_own():
     import os
     import sys
