@@ -142,6 +142,24 @@ def test_input_validation(rng):
         Sequential(["dense"])
 
 
+def test_evaluate_checked_gives_evaluate_and_fit_checks_its_validation_data_once(rng, monkeypatch):
+    X, y = _blobs(rng)
+    model = _mlp()
+    model.fit(X[:80], y[:80], epochs=2, batch_size=16, verbose=False)
+    Xv, yv = X[80:].astype(np.float64), y[80:]           # cast to the model's float32 by check_X
+    checked = model.check_X(Xv)
+    assert model.evaluate_checked(checked, model.check_y(yv, checked)) == model.evaluate(Xv, yv)
+    names = []
+    check_X = Sequential.check_X
+    monkeypatch.setattr(Sequential, "check_X", lambda self, X, name="X": names.append(name) or check_X(self, X, name))
+    for epochs in (1, 4):
+        names.clear()
+        history = model.fit(X[:80], y[:80], epochs=epochs, batch_size=16, validation_data=(Xv, yv), verbose=False)
+        assert names == ["X", "validation_data[0]"]          # in the plan, not once per epoch
+        assert len(history["val_accuracy"]) == epochs
+    assert history["val_loss"][-1] == model.evaluate(Xv, yv)["loss"]
+
+
 def test_early_stopping_restores_best_weights(rng):
     X, y = _blobs(rng)
     Xv, yv = _blobs(np.random.default_rng(99), 60)

@@ -245,6 +245,12 @@ class _Recorder(Callback):
         self.classification = data.task == "classification"
         self.series: dict[str, list] = {k: list(v) for k, v in (series or {}).items()}
         self.prior_grad_norms: dict[str, list] = {k: list(v) for k, v in (grad_norms or {}).items()}
+        self.checked = None      # [(X_test, y_test), (X_val, y_val)] after check_X / check_y
+
+    @staticmethod
+    def _check(model, X, y, split: str):
+        X = model.check_X(X, f"X_{split}")
+        return X, model.check_y(y, X, f"y_{split}")
 
     def uses_batch_hooks(self) -> bool:
         return self.deadline is not None
@@ -266,11 +272,15 @@ class _Recorder(Callback):
         d, model = self.data, self.model
         what = "accuracy" if self.classification else "mse"
         row = {k: float(v) for k, v in (logs or {}).items() if k != "epoch" and not k.startswith("val_")}
-        test = model.evaluate(d.X_test, d.y_test)
+        if self.checked is None:      # the same arrays every epoch: checked once
+            self.checked = [self._check(model, d.X_test, d.y_test, "test")]
+            if d.X_val is not None:
+                self.checked.append(self._check(model, d.X_val, d.y_val, "val"))
+        test = model.evaluate_checked(*self.checked[0])
         row[f"test_{what}"] = float(test[what])
         row["test_loss"] = float(test["data_loss"])
         if d.X_val is not None:
-            row[f"val_{what}"] = float(model.evaluate(d.X_val, d.y_val)[what])
+            row[f"val_{what}"] = float(model.evaluate_checked(*self.checked[1])[what])
             if logs is not None:            # for the early stopping that comes after
                 logs[f"val_{what}"] = row[f"val_{what}"]
         tr, te = row[f"train_{what}"], row[f"test_{what}"]

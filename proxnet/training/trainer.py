@@ -273,7 +273,7 @@ class Trainer:
             key = "train_accuracy" if model.loss_fn.classifies(run.y) else "train_mse"
             logs[key] = running_score
         if run.validation is not None:
-            ev = model.evaluate(*run.validation)
+            ev = model.evaluate_checked(*run.validation)     # checked in _plan
             logs["val_loss"] = ev["loss"]
             logs.update({f"val_{k}": v for k, v in ev.items() if k not in ("loss", "data_loss", "reg_loss")})
         if run.track_sparsity and any(layer.weight_names for layer in model.layers):

@@ -148,6 +148,24 @@ def test_run_store_report_and_recomputation(tmp_path):
     assert (again.ran, again.skipped) == (0, 6)
 
 
+def test_a_trial_checks_its_test_and_validation_sets_once_not_every_epoch(tmp_path, monkeypatch):
+    from proxnet import Sequential
+    names = []
+    check_X = Sequential.check_X
+    monkeypatch.setattr(Sequential, "check_X", lambda self, X, name="X": names.append(name) or check_X(self, X, name))
+    for epochs in (2, 5):
+        names.clear()
+        cfg = validate(small(seeds=1, dataset={"name": "digits", "options": {"val_size": 0.2}},
+                             methods=[{"name": "none"}],
+                             training={"optimizer": "sgd", "lr": 0.1, "epochs": epochs, "batch_size": 64}))
+        run = run_study(cfg, tmp_path / f"s{epochs}", jobs=1, progress=False)
+        assert run.counts == {"done": 1}
+        assert names.count("X_test") == names.count("X_val") == 1, names
+        with db(tmp_path / f"s{epochs}") as conn:
+            assert conn.execute("SELECT COUNT(DISTINCT epoch) FROM epoch_metric WHERE name = 'val_accuracy'"
+                                ).fetchone()[0] == epochs
+
+
 def test_parallel_runs_reproduce_serial_runs_exactly(tmp_path):
     cfg = validate(small())
     run_study(cfg, tmp_path / "serial", jobs=1, progress=False)
