@@ -26,9 +26,9 @@ three wall times and the ratios (below 1: proxnet's study is faster).
 from __future__ import annotations
 
 import argparse
-import statistics
 import multiprocessing
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
