@@ -216,12 +216,17 @@ def test_callers_on_two_threads_at_once_get_their_own_products(compiled, rng):
     with _threads(1), shard_session():
         expected = [a @ b for a, b in pairs]
     results, errors = [[], []], []
+    # Both sessions stay open until both threads are done: BLAS's thread limit is the
+    # process's, and with threadpoolctl >= 3.8 only the thread that set it first may change
+    # it, so the first session to end would restore 2 BLAS threads under the other's products.
+    done = threading.Barrier(2, timeout=60)
 
     def work(i):
         try:
             with threadpool_limits(2), shard_session():
                 for _ in range(30):
                     results[i].append(products.matmul(*pairs[i]))
+                done.wait()
         except BaseException as exc:      # noqa: BLE001 (reported below)
             errors.append(exc)
 
